@@ -1,0 +1,53 @@
+// The validated, normalised, frozen configuration every other module reads.
+// Produced only by load.ts; nothing else parses YAML.
+
+export interface HostPort {
+  /** An IP literal, without brackets for IPv6. */
+  readonly host: string;
+  readonly port: number;
+  readonly family: 4 | 6;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Config {
+  /** Where this came from: a file path, or "<embedded default>". */
+  readonly source: string;
+  readonly server: {
+    /** Each address gets a UDP and a TCP listener. */
+    readonly listen: readonly HostPort[];
+    readonly tcp: {
+      /** Close a TCP connection idle this long (RFC 7766 §6.2.3). */
+      readonly idleTimeoutMs: number;
+      /** Refuse new TCP connections beyond this many open at once. */
+      readonly maxConnections: number;
+      /** Queries one TCP connection may have in flight at once; more wait their turn. */
+      readonly maxPipelined: number;
+    };
+  };
+  /** The admin HTTP endpoint (/metrics, /healthz); null when disabled. */
+  readonly admin: { readonly listen: HostPort | null };
+  readonly resolver: {
+    readonly mode: 'forward';
+    readonly upstreams: readonly HostPort[];
+    /** Time to wait for one upstream attempt before trying the next. */
+    readonly timeoutMs: number;
+    /** Attempts in all, across upstreams, before answering SERVFAIL. */
+    readonly attempts: number;
+    /** A client query gets SERVFAIL at the latest after this long. */
+    readonly totalTimeoutMs: number;
+  };
+  readonly cache: {
+    readonly maxEntries: number;
+    readonly maxBytes: number;
+    readonly minTtl: number;
+    readonly maxTtl: number;
+    readonly maxNegativeTtl: number;
+  };
+  readonly log: {
+    readonly level: LogLevel;
+    readonly format: 'auto' | 'json' | 'text';
+    /** Log every query (off the hot path otherwise). */
+    readonly queries: boolean;
+  };
+}
