@@ -1,0 +1,78 @@
+// The admin endpoint: /metrics for Prometheus, /healthz for load balancers and systemd.
+import http from 'node:http';
+import type { HostPort } from '../config/types';
+import type { Logger } from '../log/logger';
+import type { Metrics } from '../metrics/metrics';
+
+export interface Health {
+  readonly ok: boolean;
+  readonly [key: string]: unknown;
+}
+
+export class AdminServer {
+  private server: http.Server | null = null;
+
+  constructor(
+    private readonly addr: HostPort,
+    private readonly metrics: Metrics,
+    private readonly health: () => Health,
+    private readonly log: Logger,
+  ) {}
+
+  start(): Promise<void> {
+    const server = http.createServer((req, res) => {
+      this.route(req, res).catch((err) => {
+        this.log.error('admin request failed', { err, url: req.url });
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('internal error\n');
+      });
+    });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: this.addr.host, port: this.addr.port, ipv6Only: this.addr.family === 6 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  get port(): number {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a.port : this.addr.port;
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
+      res.end('method not allowed\n');
+      return;
+    }
+    if (path === '/metrics') {
+      const body = await this.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    if (path === '/healthz') {
+      const h = this.health();
+      res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(req.method === 'HEAD' ? undefined : JSON.stringify(h) + '\n');
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end('not found: try /metrics or /healthz\n');
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server) return resolve();
+      this.server.closeAllConnections();
+      this.server.close(() => resolve());
+      this.server = null;
+    });
+  }
+}

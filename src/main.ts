@@ -1,0 +1,89 @@
+// Wiring only: config -> metrics -> cache -> resolver -> chain -> listeners.
+import { AdminServer } from './admin/http';
+import { AnswerCache } from './cache/answer-cache';
+import { forwardResolver } from './chain/forward-link';
+import type { Config } from './config/types';
+import { describeConfig } from './config/load';
+import type { Logger } from './log/logger';
+import { Metrics } from './metrics/metrics';
+import { buildChain } from './server/chain';
+import { Dispatcher } from './server/dispatch';
+import { TcpListener } from './server/tcp';
+import { UdpListener } from './server/udp';
+import { Forwarder } from './upstream/forwarder';
+import { fmt } from './upstream/transport';
+
+export interface RunningResolver {
+  readonly metrics: Metrics;
+  readonly cache: AnswerCache;
+  /** Actual bound endpoints, e.g. "udp://127.0.0.1:5353". */
+  readonly endpoints: string[];
+  /** Actual admin port, or null when disabled. */
+  readonly adminPort: number | null;
+  /** Bound ports in config order (UDP and TCP share the configured port unless it was 0). */
+  readonly udpPorts: number[];
+  readonly tcpPorts: number[];
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Collect Node process metrics (default true; tests starting many servers turn it off). */
+  readonly processMetrics?: boolean;
+}
+
+export async function startResolver(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningResolver> {
+  log.info('starting school-dns', { config: describeConfig(config) });
+  const upstreamLabels = config.resolver.upstreams.map(fmt);
+  const metrics = new Metrics(upstreamLabels, { processMetrics: opts.processMetrics });
+  const cache = new AnswerCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes });
+  metrics.gauge('school_dns_cache_entries', 'Answers held in the cache.', () => cache.size);
+  metrics.gauge('school_dns_cache_bytes', 'Approximate bytes held by the answer cache.', () => cache.bytes);
+  const forwarder = new Forwarder({
+    upstreams: config.resolver.upstreams,
+    timeoutMs: config.resolver.timeoutMs,
+    attempts: config.resolver.attempts,
+    totalTimeoutMs: config.resolver.totalTimeoutMs,
+    ttlPolicy: config.cache,
+    observe: (u, outcome, seconds) => metrics.upstream(u, outcome, seconds),
+    onCoalesced: () => metrics.coalescedQuery(),
+  });
+  const { chain, links } = buildChain({ metrics, cache, resolve: forwardResolver(forwarder) });
+  log.info('handler chain', { links: links.join(' -> ') });
+  const dispatcher = new Dispatcher(chain, metrics, log, config.log.queries);
+
+  const udp: UdpListener[] = [];
+  const tcp: TcpListener[] = [];
+  let admin: AdminServer | null = null;
+  const closeAll = async (): Promise<void> => {
+    await Promise.all([...udp.map((l) => l.close()), ...tcp.map((l) => l.close()), admin?.close()]);
+  };
+  try {
+    for (const addr of config.server.listen) {
+      const u = new UdpListener(addr, dispatcher, log);
+      await u.start();
+      udp.push(u);
+      // Port 0 (tests): let TCP take the same port number UDP was given.
+      const t = new TcpListener(addr.port === 0 ? { ...addr, port: u.port } : addr, config.server.tcp, dispatcher, metrics, log);
+      await t.start();
+      tcp.push(t);
+    }
+    if (config.admin.listen) {
+      admin = new AdminServer(config.admin.listen, metrics, () => ({
+        ok: true, uptimeSeconds: Math.round(process.uptime()), cacheEntries: cache.size, inflight: metrics.inflight,
+      }), log);
+      await admin.start();
+    }
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+  const endpoints = [...udp.map((l) => l.describe()), ...tcp.map((l) => l.describe())];
+  log.info('listening', { endpoints, admin: admin ? `http://${fmt({ ...config.admin.listen!, port: admin.port })}` : null });
+  return {
+    metrics, cache, endpoints,
+    adminPort: admin?.port ?? null,
+    udpPorts: udp.map((l) => l.port),
+    tcpPorts: tcp.map((l) => l.port),
+    close: closeAll,
+  };
+}

@@ -1,0 +1,119 @@
+// Every metric school-dns exports, with bounded labels: transports, a fixed list of query
+// types, rcodes, and the configured upstreams. Nothing per client, nothing per name.
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { RCODE_NAMES, TYPE_NAMES, Type } from '../dns/constants';
+import { FastCounter, FastHistogram } from './fast';
+
+export const enum Transport { Udp = 0, Tcp = 1 }
+export const TRANSPORT_NAMES = ['udp', 'tcp'] as const;
+
+/** Query types with their own label value; all others count as "other". */
+const LABELLED_QTYPES = [
+  Type.A, Type.AAAA, Type.CNAME, Type.MX, Type.TXT, Type.NS, Type.SOA, Type.PTR, Type.SRV,
+  Type.HTTPS, Type.SVCB, Type.CAA, Type.DS, Type.DNSKEY, Type.NAPTR, Type.ANY,
+];
+const QTYPE_INDEX = new Uint8Array(65536).fill(LABELLED_QTYPES.length);
+LABELLED_QTYPES.forEach((t, i) => { QTYPE_INDEX[t] = i; });
+const QTYPE_LABELS = [...LABELLED_QTYPES.map((t) => TYPE_NAMES[t]), 'other'];
+const NQTYPES = QTYPE_LABELS.length;
+
+/** rcodes 0..23 each have a series; anything above counts as "other". */
+const NRCODES = 25;
+const RCODE_LABELS = Array.from({ length: NRCODES }, (_, i) => (i === NRCODES - 1 ? 'other' : RCODE_NAMES[i] ?? `RCODE${i}`));
+
+/** Why a packet was not resolved (parse rejections and policy refusals). */
+export const REJECT_REASONS = ['short', 'response', 'opcode', 'qdcount', 'question', 'records', 'opt', 'trailing', 'badvers', 'qtype', 'class', 'tcp-frame'] as const;
+export type RejectReasonLabel = (typeof REJECT_REASONS)[number];
+
+export const UPSTREAM_OUTCOMES = ['ok', 'timeout', 'servfail', 'refused', 'formerr', 'malformed', 'mismatch', 'network', 'truncated'] as const;
+export type UpstreamOutcome = (typeof UPSTREAM_OUTCOMES)[number];
+
+export const REQUEST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly queries: FastCounter;
+  private readonly responses: FastCounter;
+  private readonly rejected: FastCounter;
+  private readonly cache: FastCounter;
+  private readonly requestDuration: FastHistogram;
+  private readonly upstreamDuration: FastHistogram;
+  private readonly upstreamResults: FastCounter;
+  private readonly coalesced: FastCounter;
+  private readonly tcpConnections: FastCounter;
+  private inflightCount = 0;
+  private readonly upstreamIndex = new Map<string, number>();
+
+  constructor(upstreams: readonly string[], opts: { processMetrics?: boolean } = {}) {
+    const r = this.registry;
+    const qLabels = [];
+    for (const transport of TRANSPORT_NAMES) for (const qtype of QTYPE_LABELS) qLabels.push({ transport, qtype });
+    this.queries = new FastCounter('school_dns_queries_total', 'Queries received, by transport and query type.', qLabels, r);
+    this.responses = new FastCounter('school_dns_responses_total', 'Responses sent, by rcode.', RCODE_LABELS.map((rcode) => ({ rcode })), r);
+    this.rejected = new FastCounter('school_dns_rejected_queries_total', 'Packets not resolved because they were malformed or not a query we serve, by reason.',
+      REJECT_REASONS.map((reason) => ({ reason })), r);
+    this.cache = new FastCounter('school_dns_cache_requests_total', 'Answer cache look-ups, by result.', [{ result: 'hit' }, { result: 'miss' }], r);
+    this.requestDuration = new FastHistogram('school_dns_request_duration_seconds', 'Time from receiving a query to having its answer, by transport.',
+      REQUEST_BUCKETS, TRANSPORT_NAMES.map((transport) => ({ transport })), r);
+    upstreams.forEach((u, i) => this.upstreamIndex.set(u, i));
+    this.upstreamDuration = new FastHistogram('school_dns_upstream_duration_seconds', 'Round-trip time of successful upstream exchanges, by upstream.',
+      REQUEST_BUCKETS, upstreams.map((upstream) => ({ upstream })), r);
+    const upLabels = [];
+    for (const upstream of upstreams) for (const outcome of UPSTREAM_OUTCOMES) upLabels.push({ upstream, outcome });
+    this.upstreamResults = new FastCounter('school_dns_upstream_queries_total', 'Upstream exchanges, by upstream and outcome.', upLabels, r);
+    this.coalesced = new FastCounter('school_dns_upstream_coalesced_total', 'Client queries that joined an identical upstream query already in flight.', [{}], r);
+    this.tcpConnections = new FastCounter('school_dns_tcp_connections_refused_total', 'TCP connections refused because the connection cap was reached.', [{}], r);
+    const self = this;
+    new Gauge({
+      name: 'school_dns_inflight_queries', help: 'Queries received and not yet answered.', registers: [r],
+      collect() { this.set(self.inflightCount); },
+    });
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: r });
+  }
+
+  queryStarted(transport: Transport, qtype: number): void {
+    this.queries.inc(transport * NQTYPES + QTYPE_INDEX[qtype]);
+    this.inflightCount++;
+  }
+
+  queryFinished(transport: Transport, seconds: number): void {
+    this.inflightCount--;
+    this.requestDuration.observe(transport, seconds);
+  }
+
+  response(rcode: number): void {
+    this.responses.inc(rcode < NRCODES - 1 ? rcode : NRCODES - 1);
+  }
+
+  rejectedPacket(reason: RejectReasonLabel): void {
+    this.rejected.inc(REJECT_REASONS.indexOf(reason));
+  }
+
+  cacheResult(hit: boolean): void {
+    this.cache.inc(hit ? 0 : 1);
+  }
+
+  /** Registers a gauge computed at scrape time (cache size, etc.). */
+  gauge(name: string, help: string, read: () => number): void {
+    new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
+  }
+
+  upstream(upstream: string, outcome: UpstreamOutcome, seconds?: number): void {
+    const i = this.upstreamIndex.get(upstream);
+    if (i === undefined) return;
+    this.upstreamResults.inc(i * UPSTREAM_OUTCOMES.length + UPSTREAM_OUTCOMES.indexOf(outcome));
+    if (outcome === 'ok' && seconds !== undefined) this.upstreamDuration.observe(i, seconds);
+  }
+
+  coalescedQuery(): void {
+    this.coalesced.inc(0);
+  }
+
+  tcpConnectionRefused(): void {
+    this.tcpConnections.inc(0);
+  }
+
+  get inflight(): number {
+    return this.inflightCount;
+  }
+}

@@ -1,0 +1,125 @@
+// TCP listener per RFC 7766: two-byte length-prefixed messages, many queries per
+// connection, answered in whatever order they complete (pipelining), an idle timeout,
+// a cap on open connections and on queries in flight per connection.
+import net from 'node:net';
+import type { HostPort } from '../config/types';
+import type { Logger } from '../log/logger';
+import { Transport } from '../metrics/metrics';
+import type { Metrics } from '../metrics/metrics';
+import type { Dispatcher } from './dispatch';
+
+export interface TcpOptions {
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly maxPipelined: number;
+}
+
+export class TcpListener {
+  private server: net.Server | null = null;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(
+    private readonly addr: HostPort,
+    private readonly opts: TcpOptions,
+    private readonly dispatcher: Dispatcher,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer({ noDelay: true }, (s) => this.accept(s));
+      this.server = server;
+      server.once('error', reject);
+      server.listen({ host: this.addr.host, port: this.addr.port, ipv6Only: this.addr.family === 6 }, () => {
+        server.off('error', reject);
+        server.on('error', (e) => this.log.warn('TCP listener error', { listen: this.describe(), err: e }));
+        resolve();
+      });
+    });
+  }
+
+  get port(): number {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a.port : this.addr.port;
+  }
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  describe(): string {
+    return this.addr.family === 6 ? `tcp://[${this.addr.host}]:${this.port}` : `tcp://${this.addr.host}:${this.port}`;
+  }
+
+  private accept(sock: net.Socket): void {
+    if (this.sockets.size >= this.opts.maxConnections) {
+      this.metrics.tcpConnectionRefused();
+      sock.on('error', () => {});
+      sock.destroy();
+      return;
+    }
+    this.sockets.add(sock);
+    const address = sock.remoteAddress ?? '';
+    const port = sock.remotePort ?? 0;
+    let pending: Buffer | null = null;
+    let inflight = 0;
+    let closing = false;
+    const { maxPipelined, idleTimeoutMs } = this.opts;
+
+    const write = (reply: Buffer): void => {
+      inflight--;
+      if (!sock.destroyed && sock.writable) {
+        const framed = Buffer.allocUnsafe(reply.length + 2);
+        framed.writeUInt16BE(reply.length, 0);
+        reply.copy(framed, 2);
+        sock.write(framed);
+      }
+      if (closing && inflight === 0) sock.end();
+      else if (sock.isPaused() && inflight < maxPipelined) {
+        sock.resume();
+        drain();
+      }
+    };
+
+    // Take whole messages out of `pending` while the pipeline has room.
+    const drain = (): void => {
+      while (pending !== null && pending.length >= 2 && inflight < maxPipelined) {
+        const len = pending.readUInt16BE(0);
+        if (pending.length < 2 + len) break;
+        const msg = pending.subarray(2, 2 + len);
+        pending = pending.length === 2 + len ? null : pending.subarray(2 + len);
+        inflight++;
+        // The dispatcher sends at most once, and never for a message it drops.
+        if (!this.dispatcher.handle(msg, Transport.Tcp, address, port, write)) inflight--;
+      }
+      if (inflight >= maxPipelined) sock.pause();
+    };
+
+    sock.setTimeout(idleTimeoutMs);
+    sock.on('timeout', () => {
+      // Idle: close once every answer in flight has been written (RFC 7766 §6.2.3).
+      closing = true;
+      if (inflight === 0) sock.end();
+    });
+    sock.on('data', (chunk) => {
+      pending = pending === null ? chunk : Buffer.concat([pending, chunk]);
+      drain();
+    });
+    sock.on('end', () => {
+      closing = true;
+      if (inflight === 0) sock.end();
+    });
+    sock.on('error', () => { /* reset by peer and the like: nothing to answer */ });
+    sock.on('close', () => this.sockets.delete(sock));
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server) return resolve();
+      for (const s of this.sockets) s.destroy();
+      this.server.close(() => resolve());
+      this.server = null;
+    });
+  }
+}

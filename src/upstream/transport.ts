@@ -1,0 +1,140 @@
+// One exchange with one upstream server over UDP or TCP. Each UDP exchange gets its own
+// socket, so its source port is a fresh random ephemeral port (RFC 5452 §9.2), and a
+// random ID. A reply is accepted only from the server's address and port, with our ID
+// and our question (RFC 5452 §3); anything else is ignored and counted.
+import { randomInt } from 'node:crypto';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { HostPort } from '../config/types';
+import { Flag, HEADER_SIZE } from '../dns/constants';
+import { MessageError, ScannedMessage, scanMessage } from '../dns/message';
+import { equalsFolded } from '../dns/name';
+import { writeOpt } from '../dns/reply';
+
+export type ExchangeFailure = 'timeout' | 'malformed' | 'network';
+
+export class ExchangeError extends Error {
+  constructor(readonly code: ExchangeFailure, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export interface ExchangeResult {
+  readonly buf: Buffer;
+  readonly msg: ScannedMessage;
+}
+
+export interface QueryOptions {
+  /** Question section, lowercase: name, type, class. */
+  readonly question: Buffer;
+  readonly edns: boolean;
+  readonly dnssecOk: boolean;
+  readonly checkingDisabled: boolean;
+}
+
+/** Builds the query we send upstream: RD set, our OPT when EDNS is on. */
+export function buildUpstreamQuery(id: number, o: QueryOptions): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_SIZE + o.question.length + (o.edns ? 11 : 0));
+  out.writeUInt16BE(id, 0);
+  out.writeUInt16BE(Flag.RD | (o.checkingDisabled ? Flag.CD : 0), 2);
+  out.writeUInt16BE(1, 4);
+  out.writeUInt32BE(0, 6);
+  out.writeUInt16BE(o.edns ? 1 : 0, 10);
+  o.question.copy(out, HEADER_SIZE);
+  if (o.edns) writeOpt(out, HEADER_SIZE + o.question.length, 0, o.dnssecOk);
+  return out;
+}
+
+/** Whether `buf` is the response to our query: ID, QR and the question (case-insensitively). */
+export function matchesQuery(buf: Uint8Array, id: number, question: Buffer): boolean {
+  if (buf.length < HEADER_SIZE + question.length) return false;
+  if (((buf[0] << 8) | buf[1]) !== id || (buf[2] & 0x80) === 0) return false;
+  if (((buf[4] << 8) | buf[5]) !== 1) return false;
+  return equalsFolded(buf, HEADER_SIZE, question, 0, question.length);
+}
+
+/** Hooks the forwarder uses to count what the network does. */
+export interface ExchangeObserver {
+  mismatch(): void;
+}
+
+export function udpExchange(server: HostPort, o: QueryOptions, timeoutMs: number, observer?: ExchangeObserver): Promise<ExchangeResult> {
+  return new Promise((resolve, reject) => {
+    const id = randomInt(0x10000);
+    const query = buildUpstreamQuery(id, o);
+    const sock = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
+    let done = false;
+    const finish = (err: ExchangeError | null, result?: ExchangeResult): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.close();
+      if (err) reject(err); else resolve(result as ExchangeResult);
+    };
+    const timer = setTimeout(() => finish(new ExchangeError('timeout', `no answer from ${fmt(server)} within ${timeoutMs} ms`)), timeoutMs);
+    sock.on('error', (e) => finish(new ExchangeError('network', `UDP to ${fmt(server)}: ${e.message}`, { cause: e })));
+    sock.on('message', (buf, rinfo) => {
+      if (rinfo.address !== server.host || rinfo.port !== server.port || !matchesQuery(buf, id, o.question)) {
+        observer?.mismatch();
+        return; // not ours: maybe late, maybe spoofed; keep waiting
+      }
+      try {
+        finish(null, { buf, msg: scanMessage(buf) });
+      } catch (e) {
+        finish(new ExchangeError('malformed', `malformed answer from ${fmt(server)}: ${(e as Error).message}`, { cause: e }));
+      }
+    });
+    sock.connect(server.port, server.host, () => {
+      if (done) return;
+      sock.send(query, (e) => { if (e) finish(new ExchangeError('network', `UDP send to ${fmt(server)}: ${e.message}`, { cause: e })); });
+    });
+  });
+}
+
+/** RFC 7766 exchange: two-byte length prefix, one query, one answer, then close. */
+export function tcpExchange(server: HostPort, o: QueryOptions, timeoutMs: number): Promise<ExchangeResult> {
+  return new Promise((resolve, reject) => {
+    const id = randomInt(0x10000);
+    const query = buildUpstreamQuery(id, o);
+    const framed = Buffer.allocUnsafe(query.length + 2);
+    framed.writeUInt16BE(query.length, 0);
+    query.copy(framed, 2);
+    const sock = net.connect({ host: server.host, port: server.port });
+    let done = false;
+    let pending = Buffer.alloc(0);
+    const finish = (err: ExchangeError | null, result?: ExchangeResult): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      if (err) reject(err); else resolve(result as ExchangeResult);
+    };
+    const timer = setTimeout(() => finish(new ExchangeError('timeout', `no TCP answer from ${fmt(server)} within ${timeoutMs} ms`)), timeoutMs);
+    sock.on('error', (e) => finish(new ExchangeError('network', `TCP to ${fmt(server)}: ${e.message}`, { cause: e })));
+    sock.on('connect', () => sock.write(framed));
+    sock.on('data', (chunk) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (pending.length >= 2) {
+        const len = pending.readUInt16BE(0);
+        if (pending.length < 2 + len) return;
+        const buf = Buffer.from(pending.subarray(2, 2 + len));
+        pending = pending.subarray(2 + len);
+        if (!matchesQuery(buf, id, o.question)) {
+          finish(new ExchangeError('malformed', `TCP answer from ${fmt(server)} does not match the query`));
+          return;
+        }
+        try {
+          finish(null, { buf, msg: scanMessage(buf) });
+        } catch (e) {
+          finish(new ExchangeError('malformed', `malformed TCP answer from ${fmt(server)}: ${(e as MessageError).message}`, { cause: e }));
+        }
+        return;
+      }
+    });
+    sock.on('end', () => finish(new ExchangeError('network', `${fmt(server)} closed the TCP connection without an answer`)));
+  });
+}
+
+export function fmt(s: HostPort): string {
+  return s.family === 6 ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`;
+}

@@ -1,0 +1,27 @@
+// Builds and reads packets with dns-packet, an implementation independent of ours.
+import * as dnsPacket from 'dns-packet';
+
+export type Packet = dnsPacket.Packet;
+export { dnsPacket };
+
+export function query(name: string, type: string, opts: { id?: number; edns?: boolean; udpSize?: number; dnssecOk?: boolean; flags?: number } = {}): Buffer {
+  const p: dnsPacket.Packet = {
+    type: 'query',
+    id: opts.id ?? 0x1234,
+    flags: opts.flags ?? dnsPacket.RECURSION_DESIRED,
+    questions: [{ name, type: type as dnsPacket.RecordType, class: 'IN' }],
+  };
+  if (opts.edns) {
+    p.additionals = [{ type: 'OPT', name: '.', udpPayloadSize: opts.udpSize ?? 1232, flags: opts.dnssecOk ? dnsPacket.DNSSEC_OK : 0, options: [] } as unknown as dnsPacket.Answer];
+  }
+  return dnsPacket.encode(p);
+}
+
+export function decode(buf: Buffer): dnsPacket.DecodedPacket {
+  return dnsPacket.decode(buf);
+}
+
+/** rcode number of a reply (low 4 bits of the header). */
+export function rcodeOf(buf: Uint8Array): number {
+  return buf[3] & 0x0f;
+}

@@ -1,0 +1,223 @@
+import { AnswerCache } from '../../src/cache/answer-cache';
+import { cacheLink } from '../../src/chain/cache-link';
+import { clientLink } from '../../src/chain/client-link';
+import { filterLink } from '../../src/chain/filter-link';
+import { forwardResolver } from '../../src/chain/forward-link';
+import { metricsLink } from '../../src/chain/metrics-link';
+import { specialLink } from '../../src/chain/special-link';
+import { answerFromMessage } from '../../src/dns/answer';
+import { scanMessage } from '../../src/dns/message';
+import { emptyReply } from '../../src/dns/reply';
+import { Metrics, Transport } from '../../src/metrics/metrics';
+import type { Forwarder } from '../../src/upstream/forwarder';
+import { UpstreamError } from '../../src/upstream/forwarder';
+import { ctxFor, fakeNext } from '../helpers/context';
+import { decode, dnsPacket, query, rcodeOf } from '../helpers/packets';
+
+const POLICY = { minTtl: 0, maxTtl: 86400, maxNegativeTtl: 3600 };
+
+function upstreamAnswer(name: string, ip = '192.0.2.1', ttl = 300) {
+  const buf = dnsPacket.encode({
+    type: 'response', id: 1, flags: dnsPacket.RECURSION_AVAILABLE,
+    questions: [{ name, type: 'A', class: 'IN' }],
+    answers: [{ name, type: 'A', ttl, data: ip }],
+  } as dnsPacket.Packet);
+  return answerFromMessage(buf, scanMessage(buf), POLICY, Date.now());
+}
+
+async function metricValue(m: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const json = await m.registry.getMetricsAsJSON();
+  const metric = json.find((x) => x.name === name);
+  const v = metric?.values.find((x) => Object.entries(labels).every(([k, val]) => (x.labels as Record<string, unknown>)[k] === val));
+  return v?.value ?? NaN;
+}
+
+describe('metrics link', () => {
+  it('counts the query by transport and type and the answer by rcode (sync next)', async () => {
+    const m = new Metrics([], { processMetrics: false });
+    const ctx = ctxFor(query('a.example', 'AAAA'));
+    const next = fakeNext(() => emptyReply(ctx.buf, ctx.query, 3));
+    metricsLink(m)(ctx, next.fn);
+    expect(next.calls).toHaveLength(1);
+    expect(await metricValue(m, 'school_dns_queries_total', { transport: 'udp', qtype: 'AAAA' })).toBe(1);
+    expect(await metricValue(m, 'school_dns_responses_total', { rcode: 'NXDOMAIN' })).toBe(1);
+    expect(await metricValue(m, 'school_dns_request_duration_seconds', { transport: 'udp' })).toBeGreaterThanOrEqual(0);
+    expect(m.inflight).toBe(0);
+  });
+
+  it('keeps a query in flight until an async answer arrives, and counts unknown types as other', async () => {
+    const m = new Metrics([], { processMetrics: false });
+    const ctx = ctxFor(query('a.example', 'UNKNOWN_65000'), Transport.Tcp);
+    const r = metricsLink(m)(ctx, fakeNext(() => emptyReply(ctx.buf, ctx.query, 0), { async: true }).fn);
+    expect(m.inflight).toBe(1);
+    await r;
+    expect(m.inflight).toBe(0);
+    expect(await metricValue(m, 'school_dns_queries_total', { transport: 'tcp', qtype: 'other' })).toBe(1);
+  });
+
+  it('ends the in-flight count when next throws, and rethrows', async () => {
+    const m = new Metrics([], { processMetrics: false });
+    const ctx = ctxFor(query('a.example', 'A'));
+    expect(() => metricsLink(m)(ctx, fakeNext(new Error('boom')).fn)).toThrow('boom');
+    await expect(metricsLink(m)(ctx, fakeNext(new Error('late'), { async: true }).fn)).rejects.toThrow('late');
+    expect(m.inflight).toBe(0);
+  });
+});
+
+describe('client link', () => {
+  it('asks the identifier about the client address and passes on', () => {
+    const ctx = ctxFor(query('a.example', 'A'), Transport.Udp, '10.1.2.3');
+    const seen: string[] = [];
+    const next = fakeNext(() => Buffer.alloc(12));
+    clientLink((addr) => { seen.push(addr); return { school: 'Kim Lien', group: 'primary' }; })(ctx, next.fn);
+    expect(seen).toEqual(['10.1.2.3']);
+    expect(next.calls[0].client).toEqual({ school: 'Kim Lien', group: 'primary' });
+  });
+});
+
+describe('filter link', () => {
+  it('answers with the policy verdict and does not call next', () => {
+    const ctx = ctxFor(query('bad.example', 'A'));
+    const verdict = emptyReply(ctx.buf, ctx.query, 3);
+    const next = fakeNext(() => Buffer.alloc(12));
+    expect(filterLink({ check: () => verdict })(ctx, next.fn)).toBe(verdict);
+    expect(next.calls).toHaveLength(0);
+    expect(ctx.source).toBe('blocked');
+  });
+
+  it('passes when the policy has no verdict', () => {
+    const ctx = ctxFor(query('good.example', 'A'));
+    const next = fakeNext(() => Buffer.alloc(12));
+    filterLink({ check: () => null })(ctx, next.fn);
+    expect(next.calls).toHaveLength(1);
+  });
+});
+
+describe('special link', () => {
+  const link = specialLink();
+  const run = (buf: Buffer) => {
+    const ctx = ctxFor(buf);
+    const next = fakeNext(() => Buffer.from('passed'));
+    const out = link(ctx, next.fn) as Buffer;
+    return { out, passed: next.calls.length === 1, ctx };
+  };
+
+  it('answers ANY with one synthesized HINFO "RFC8482" (RFC 8482)', () => {
+    const { out, passed } = run(query('Example.COM', 'ANY', { edns: true }));
+    expect(passed).toBe(false);
+    const d = decode(out);
+    expect(d.questions[0].name).toBe('Example.COM');
+    expect(d.answers).toHaveLength(1);
+    expect(d.answers[0].type).toBe('HINFO');
+    expect((d.answers[0] as { data: { cpu: string; os: string } }).data).toEqual({ cpu: 'RFC8482', os: '' });
+    expect(d.additionals.some((a) => a.type === 'OPT')).toBe(true);
+  });
+
+  it.each([
+    ['localhost', 'A', '127.0.0.1'],
+    ['LocalHost', 'AAAA', '::1'],
+    ['printer.localhost', 'A', '127.0.0.1'],
+  ])('answers %s %s with loopback', (name, type, ip) => {
+    const { out, passed } = run(query(name, type));
+    expect(passed).toBe(false);
+    expect((decode(out).answers[0] as { data: string }).data).toBe(ip);
+  });
+
+  it.each([
+    ['localhost MX is NODATA', 'localhost', 'MX', 0],
+    ['invalid names are NXDOMAIN', 'shop.invalid', 'A', 3],
+    ['private reverse zones are NXDOMAIN', '1.1.168.192.in-addr.arpa', 'PTR', 3],
+    ['10/8 reverse is NXDOMAIN', '4.3.2.10.in-addr.arpa', 'PTR', 3],
+    ['172.20/16 reverse is NXDOMAIN', '9.9.20.172.in-addr.arpa', 'PTR', 3],
+    ['ULA reverse is NXDOMAIN', '1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa', 'PTR', 3],
+  ])('%s', (_d, name, type, rcode) => {
+    const { out, passed } = run(query(name, type));
+    expect(passed).toBe(false);
+    expect(rcodeOf(out)).toBe(rcode);
+    expect(decode(out).answers).toHaveLength(0);
+  });
+
+  it('refuses classes other than IN', () => {
+    const buf = dnsPacket.encode({ type: 'query', id: 1, questions: [{ name: 'version.bind', type: 'TXT', class: 'CH' }] } as dnsPacket.Packet);
+    const { out, passed } = run(buf);
+    expect(passed).toBe(false);
+    expect(rcodeOf(out)).toBe(5);
+  });
+
+  it.each([['example.com', 'A'], ['8.8.8.8.in-addr.arpa', 'PTR'], ['172.in-addr.arpa', 'NS'], ['localhost.example.com', 'A'], ['', 'NS']])(
+    'passes %s %s on', (name, type) => {
+      expect(run(query(name || '.', type)).passed).toBe(true);
+    });
+});
+
+describe('cache link', () => {
+  it('on a miss calls next and stashes the upstream answer; the next query is a hit without next', () => {
+    const m = new Metrics([], { processMetrics: false });
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: 1 << 20 });
+    const link = cacheLink(cache, m);
+    const first = ctxFor(query('www.example.com', 'A', { id: 1 }));
+    const next = fakeNext(() => { first.answer = upstreamAnswer('www.example.com'); first.source = 'upstream'; return Buffer.from('upstream-reply'); });
+    link(first, next.fn);
+    expect(next.calls).toHaveLength(1);
+    expect(cache.size).toBe(1);
+
+    const second = ctxFor(query('WWW.example.COM', 'A', { id: 2 }));
+    const out = link(second, next.fn) as Buffer;
+    expect(next.calls).toHaveLength(1);
+    expect(second.source).toBe('cache');
+    const d = decode(out);
+    expect(d.id).toBe(2);
+    expect(d.questions[0].name).toBe('WWW.example.COM');
+    expect((d.answers[0] as { data: string }).data).toBe('192.0.2.1');
+  });
+
+  it('stashes async answers too, and nothing that did not come from upstream', async () => {
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: 1 << 20 });
+    const link = cacheLink(cache, new Metrics([], { processMetrics: false }));
+    const a = ctxFor(query('a.example', 'A'));
+    await link(a, fakeNext(() => { a.answer = upstreamAnswer('a.example'); a.source = 'upstream'; return Buffer.alloc(12); }, { async: true }).fn);
+    expect(cache.size).toBe(1);
+    const b = ctxFor(query('b.example', 'A'));
+    link(b, fakeNext(() => { b.source = 'local'; return Buffer.alloc(12); }).fn);
+    expect(cache.size).toBe(1);
+  });
+
+  it('keeps answers for DO and non-DO clients apart', () => {
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: 1 << 20 });
+    const link = cacheLink(cache, new Metrics([], { processMetrics: false }));
+    const plain = ctxFor(query('a.example', 'A'));
+    link(plain, fakeNext(() => { plain.answer = upstreamAnswer('a.example'); plain.source = 'upstream'; return Buffer.alloc(12); }).fn);
+    const withDo = ctxFor(query('a.example', 'A', { edns: true, dnssecOk: true }));
+    const next = fakeNext(() => Buffer.alloc(12));
+    link(withDo, next.fn);
+    expect(next.calls).toHaveLength(1);
+  });
+});
+
+describe('forward resolver (last link)', () => {
+  const fake = (impl: () => Promise<unknown>) => ({ resolve: impl } as unknown as Forwarder);
+
+  it('renders the upstream answer for the client and marks it for the cache', async () => {
+    const ctx = ctxFor(query('Up.Example', 'A', { id: 77 }));
+    const out = await forwardResolver(fake(async () => upstreamAnswer('up.example', '198.51.100.7')))(ctx);
+    const d = decode(out);
+    expect(d.id).toBe(77);
+    expect(d.questions[0].name).toBe('Up.Example');
+    expect((d.answers[0] as { data: string }).data).toBe('198.51.100.7');
+    expect(ctx.source).toBe('upstream');
+  });
+
+  it('answers SERVFAIL with EDE 22 when every upstream failed', async () => {
+    const ctx = ctxFor(query('down.example', 'A', { edns: true }));
+    const out = await forwardResolver(fake(async () => { throw new UpstreamError('all failed', []); }))(ctx);
+    expect(rcodeOf(out)).toBe(2);
+    const opt = decode(out).additionals.find((r) => r.type === 'OPT') as unknown as { options: { code: number; data?: Buffer }[] };
+    expect(opt.options[0].code).toBe(15);
+    expect(opt.options[0].data!.readUInt16BE(0)).toBe(22);
+  });
+
+  it('lets unexpected errors through to the dispatcher', async () => {
+    const ctx = ctxFor(query('bug.example', 'A'));
+    await expect(forwardResolver(fake(async () => { throw new TypeError('bug'); }))(ctx)).rejects.toThrow('bug');
+  });
+});
