@@ -17,8 +17,33 @@ export function query(name: string, type: string, opts: { id?: number; edns?: bo
   return dnsPacket.encode(p);
 }
 
-export function decode(buf: Buffer): dnsPacket.DecodedPacket {
-  return dnsPacket.decode(buf);
+/** A decoded record, loosely typed for assertions. */
+export interface Rec {
+  name: string;
+  type: string;
+  class: string;
+  ttl: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  data: any;
+  udpPayloadSize?: number;
+  options?: { code: number; data?: Buffer }[];
+}
+
+export interface Decoded {
+  id: number;
+  rcode: string;
+  flags: number;
+  flag_qr: boolean; flag_aa: boolean; flag_tc: boolean; flag_rd: boolean; flag_ra: boolean; flag_ad: boolean; flag_cd: boolean;
+  questions: { name: string; type: string; class: string }[];
+  answers: Rec[];
+  authorities: Rec[];
+  additionals: Rec[];
+}
+
+export function decode(buf: Buffer): Decoded {
+  const d = dnsPacket.decode(buf) as unknown as Decoded;
+  d.questions ??= []; d.answers ??= []; d.authorities ??= []; d.additionals ??= [];
+  return d;
 }
 
 /** rcode number of a reply (low 4 bits of the header). */

@@ -1,0 +1,52 @@
+// Starts a real school-dns in-process on ephemeral loopback ports, for end-to-end tests.
+import { Writable } from 'node:stream';
+import { defaultConfig } from '../../src/config/load';
+import type { Config, HostPort } from '../../src/config/types';
+import { createLogger } from '../../src/log/logger';
+import { RunningResolver, startResolver } from '../../src/main';
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+export interface TestResolver extends RunningResolver {
+  readonly udpPort: number;
+  readonly tcpPort: number;
+  /** Log lines written so far, parsed from JSON. */
+  readonly logs: Record<string, unknown>[];
+}
+
+export const loopback = (port: number, host = '127.0.0.1'): HostPort => ({ host, port, family: host.includes(':') ? 6 : 4 });
+
+function merge<T>(base: T, over: DeepPartial<T> | undefined): T {
+  if (!over) return base;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) {
+    const b = (base as Record<string, unknown>)[k];
+    out[k] = v !== null && typeof v === 'object' && !Array.isArray(v) && b !== null && typeof b === 'object' && !Array.isArray(b)
+      ? merge(b, v as never) : v;
+  }
+  return out as T;
+}
+
+/**
+ * Starts school-dns with the embedded defaults, overridden by `over`; it listens on
+ * 127.0.0.1 (ephemeral port) unless `over.server.listen` says otherwise, admin on an
+ * ephemeral port too, and logs JSON into `logs`.
+ */
+export async function startTestResolver(over: DeepPartial<Config> = {}): Promise<TestResolver> {
+  const base = merge(defaultConfig(), {
+    server: { listen: [loopback(0)] },
+    admin: { listen: loopback(0) },
+    log: { level: 'warn' },
+  } as DeepPartial<Config>);
+  const config = merge(base, over);
+  const logs: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
+      cb();
+    },
+  });
+  const log = createLogger({ level: config.log.level, format: 'json', stream });
+  const r = await startResolver(config, log, { processMetrics: false });
+  return Object.assign(r, { udpPort: r.udpPorts[0], tcpPort: r.tcpPorts[0], logs });
+}
