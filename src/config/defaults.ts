@@ -1,0 +1,83 @@
+// The embedded default configuration, in the same shape (and with the same spellings)
+// as the YAML file an operator writes. load.ts merges the operator's file over this and
+// validates the result; config/school-dns.example.yaml lists these same values.
+import type { LogLevel } from './types';
+
+/** What the YAML file may contain: every key optional there, every key present here. */
+export interface ConfigInput {
+  readonly server: {
+    /** "IP", "IP:PORT", "[IPv6]", "[IPv6]:PORT" or bare "IPv6"; the port defaults to 53. */
+    readonly listen: readonly string[];
+    readonly tcp: {
+      readonly idleTimeoutMs: number;
+      readonly maxConnections: number;
+      readonly maxPipelined: number;
+    };
+  };
+  readonly admin: {
+    /** As server.listen, port defaulting to 9153; null disables the admin endpoint. */
+    readonly listen: string | null;
+  };
+  readonly resolver: {
+    readonly mode: 'forward';
+    /** Addresses as in server.listen, port defaulting to 53. */
+    readonly upstreams: readonly string[];
+    readonly timeoutMs: number;
+    readonly attempts: number;
+    readonly totalTimeoutMs: number;
+  };
+  readonly cache: {
+    readonly maxEntries: number;
+    /** Bytes, or a string with a unit: "64MiB", "500 KB". */
+    readonly maxBytes: number | string;
+    readonly minTtl: number;
+    readonly maxTtl: number;
+    readonly maxNegativeTtl: number;
+  };
+  readonly log: {
+    readonly level: LogLevel;
+    readonly format: 'auto' | 'json' | 'text';
+    readonly queries: boolean;
+  };
+}
+
+export const DEFAULTS: ConfigInput = deepFreeze({
+  server: {
+    listen: ['127.0.0.1:5353', '[::1]:5353'],
+    tcp: {
+      idleTimeoutMs: 10000,
+      maxConnections: 1000,
+      maxPipelined: 64,
+    },
+  },
+  admin: {
+    listen: '127.0.0.1:9153',
+  },
+  resolver: {
+    mode: 'forward',
+    upstreams: ['1.1.1.1', '9.9.9.9', '[2606:4700:4700::1111]', '[2620:fe::fe]'],
+    timeoutMs: 1500,
+    attempts: 4,
+    totalTimeoutMs: 5000,
+  },
+  cache: {
+    maxEntries: 100000,
+    maxBytes: '64MiB',
+    minTtl: 0,
+    maxTtl: 86400,
+    maxNegativeTtl: 3600,
+  },
+  log: {
+    level: 'info',
+    format: 'auto',
+    queries: false,
+  },
+});
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,593 @@
+// Reads the operator's YAML file, merges it over the embedded defaults, and validates
+// the result strictly: unknown keys, wrong types and impossible values are all
+// collected and reported together, each with its file, line and key path.
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { DEFAULTS } from './defaults';
+import type { Config, HostPort, LogLevel } from './types';
+
+export const DEFAULT_SOURCE = '<embedded default>';
+
+export interface ConfigProblem {
+  /** 1-based line in the file; null when the problem has no place in it. */
+  readonly line: number | null;
+  /** Dotted key path ("resolver.timeoutMs"); "" for problems not about one key. */
+  readonly key: string;
+  /** What is wrong, usually ending "(got X)". */
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  override readonly name = 'ConfigError';
+  readonly source: string;
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(source: string, problems: readonly ConfigProblem[], options?: { cause?: unknown }) {
+    const lines = problems.map((p) => formatProblem(source, p));
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+    super(`invalid configuration ${source} (${count}):\n${lines.join('\n')}`, options);
+    this.source = source;
+    this.problems = Object.freeze(problems.map((p) => Object.freeze({ ...p })));
+  }
+}
+
+/** One problem as "FILE:LINE: key "a.b": what is wrong (got X)". */
+function formatProblem(source: string, p: ConfigProblem): string {
+  const where = p.line === null ? source : `${source}:${p.line}`;
+  const key = p.key === '' ? '' : `key "${p.key}": `;
+  return `${where}: ${key}${p.message}`;
+}
+
+// ---------------------------------------------------------------------------
+// Public entry points
+
+/** Reads and validates a YAML configuration file. Throws ConfigError. */
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    // Node's message ends ", open '<path>'"; the path is already in front of ours.
+    const message = (err as { message?: unknown } | null)?.message;
+    const why = typeof message === 'string' ? message.replace(/, \w+ '.*'$/, '') : String(err);
+    throw new ConfigError(path, [{ line: null, key: '', message: `cannot read the file: ${why}` }], { cause: err });
+  }
+  return parseConfig(text, path);
+}
+
+/** Validates YAML text; `source` names it in messages and becomes Config.source. Throws ConfigError. */
+export function parseConfig(text: string, source: string): Config {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
+
+  const syntax: ConfigProblem[] = [];
+  for (const e of [...doc.errors, ...doc.warnings]) {
+    syntax.push({ line: lineAt(e.pos[0]), key: '', message: `YAML syntax error: ${yamlMessage(e.code, e.message)}` });
+  }
+  if (syntax.length > 0) throw new ConfigError(source, sortProblems(syntax));
+
+  const problems: ConfigProblem[] = [];
+  const root = fromYaml(doc.contents, doc, lineAt, problems, 0);
+  return build(root, source, problems);
+}
+
+let embedded: Config | undefined;
+
+/** The embedded default configuration (source "<embedded default>"). */
+export function defaultConfig(): Config {
+  embedded ??= build(undefined, DEFAULT_SOURCE, []);
+  return embedded;
+}
+
+/**
+ * Parses "1.2.3.4", "1.2.3.4:53", "[::1]", "[::1]:5353" or a bare IPv6 "::1".
+ * The host must be an IP literal. Throws an Error saying what is wrong.
+ */
+export function parseHostPort(text: string, defaultPort: number): HostPort {
+  const r = tryParseHostPort(text, defaultPort);
+  if (typeof r === 'string') throw new Error(`invalid address ${JSON.stringify(text)}: ${r}`);
+  return r;
+}
+
+/** "1.2.3.4:53" or "[::1]:53". */
+export function formatHostPort(a: HostPort): string {
+  return a.family === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/** A plain JSON-able summary of the effective configuration, for logging once at startup. */
+export function describeConfig(c: Config): Record<string, unknown> {
+  return {
+    source: c.source,
+    server: { listen: c.server.listen.map(formatHostPort), tcp: { ...c.server.tcp } },
+    admin: { listen: c.admin.listen === null ? null : formatHostPort(c.admin.listen) },
+    resolver: {
+      mode: c.resolver.mode,
+      upstreams: c.resolver.upstreams.map(formatHostPort),
+      timeoutMs: c.resolver.timeoutMs,
+      attempts: c.resolver.attempts,
+      totalTimeoutMs: c.resolver.totalTimeoutMs,
+    },
+    cache: { ...c.cache },
+    log: { ...c.log },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Building and validating
+
+/** Largest delay setTimeout honours; beyond it Node fires at once. */
+const MAX_TIMER_MS = 2147483647;
+const MAX_TTL = 2147483647;
+const MAX_INT = Number.MAX_SAFE_INTEGER;
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const LOG_FORMATS = ['auto', 'json', 'text'] as const;
+const MODES = ['forward'] as const;
+
+function build(root: Val | undefined, source: string, problems: ConfigProblem[]): Config {
+  const top = new Section(problems, '', root, DEFAULTS as unknown as Plain);
+
+  const server = top.section('server');
+  const tcp = server.section('tcp');
+  const admin = top.section('admin');
+  const resolver = top.section('resolver');
+  const cache = top.section('cache');
+  const log = top.section('log');
+
+  const listen = server.get('listen', addressList(53));
+  const adminListen = admin.get('listen', nullable(address(9153)));
+  const timeoutMs = resolver.get('timeoutMs', integer(1, MAX_TIMER_MS));
+  const totalTimeoutMs = resolver.get('totalTimeoutMs', integer(1, MAX_TIMER_MS));
+  const minTtl = cache.get('minTtl', integer(0, MAX_TTL));
+  const maxTtl = cache.get('maxTtl', integer(0, MAX_TTL));
+
+  const config: Loose<Config> = {
+    source,
+    server: {
+      listen,
+      tcp: {
+        idleTimeoutMs: tcp.get('idleTimeoutMs', integer(1, MAX_TIMER_MS)),
+        maxConnections: tcp.get('maxConnections', integer(1, MAX_INT)),
+        maxPipelined: tcp.get('maxPipelined', integer(1, MAX_INT)),
+      },
+    },
+    admin: { listen: adminListen },
+    resolver: {
+      mode: resolver.get('mode', oneOf(MODES)),
+      upstreams: resolver.get('upstreams', addressList(53)),
+      timeoutMs,
+      attempts: resolver.get('attempts', integer(1, MAX_INT)),
+      totalTimeoutMs,
+    },
+    cache: {
+      maxEntries: cache.get('maxEntries', integer(1, MAX_INT)),
+      maxBytes: cache.get('maxBytes', size(1, MAX_INT)),
+      minTtl,
+      maxTtl,
+      maxNegativeTtl: cache.get('maxNegativeTtl', integer(0, MAX_TTL)),
+    },
+    log: {
+      level: log.get('level', oneOf(LOG_LEVELS)),
+      format: log.get('format', oneOf(LOG_FORMATS)),
+      queries: log.get('queries', boolean),
+    },
+  };
+
+  // Checks between keys, made only when each key is valid on its own.
+  if (timeoutMs !== undefined && totalTimeoutMs !== undefined && totalTimeoutMs < timeoutMs) {
+    if (resolver.isSet('totalTimeoutMs') || !resolver.isSet('timeoutMs')) {
+      resolver.problem('totalTimeoutMs', `must be at least resolver.timeoutMs, which is ${timeoutMs}${resolver.isSet('timeoutMs') ? '' : ' by default'}`);
+    } else {
+      resolver.problem('timeoutMs', `must not be more than resolver.totalTimeoutMs, which is ${totalTimeoutMs} by default`);
+    }
+  }
+  if (minTtl !== undefined && maxTtl !== undefined && minTtl > maxTtl) {
+    if (cache.isSet('minTtl') || !cache.isSet('maxTtl')) {
+      cache.problem('minTtl', `must not be more than cache.maxTtl, which is ${maxTtl}${cache.isSet('maxTtl') ? '' : ' by default'}`);
+    } else {
+      cache.problem('maxTtl', `must be at least cache.minTtl, which is ${minTtl} by default`);
+    }
+  }
+  if (listen !== undefined && adminListen) {
+    const clash = listen.some((a) => sameAddress(a, adminListen));
+    if (clash && admin.isSet('listen')) {
+      admin.problem('listen', 'is also one of the DNS addresses in server.listen; the admin endpoint needs its own port');
+    } else if (clash) {
+      server.problem('listen', `includes ${formatHostPort(adminListen)}, the admin endpoint's address by default; choose another port, or set admin.listen`);
+    }
+  }
+
+  if (problems.length > 0) throw new ConfigError(source, sortProblems(problems));
+  // Every get() above returned a value, or it recorded a problem and we threw.
+  return deepFreeze(config as unknown as Config);
+}
+
+/** Config with every setting possibly missing (for a setting that had a problem). */
+type Loose<T> = {
+  [K in keyof T]: T[K] extends string | number | boolean | null | HostPort | readonly unknown[] ? T[K] | undefined : Loose<T[K]>;
+};
+
+function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
+  // Stable: problems on the same line keep the order they were found in.
+  return [...problems].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------------------
+// A uniform view of values, from the YAML file (with lines) or from DEFAULTS (without)
+
+type Val =
+  | { readonly kind: 'scalar'; readonly value: unknown; readonly line: number | null; readonly empty: boolean }
+  | { readonly kind: 'map'; readonly entries: readonly Entry[]; readonly line: number | null }
+  | { readonly kind: 'seq'; readonly items: readonly Val[]; readonly line: number | null };
+
+interface Entry {
+  readonly key: string;
+  readonly keyLine: number | null;
+  readonly value: Val;
+}
+
+type Plain = { readonly [key: string]: unknown };
+
+const EMPTY: Val = { kind: 'scalar', value: null, line: null, empty: true };
+
+function fromYaml(node: unknown, doc: Document, lineAt: (offset: number) => number, problems: ConfigProblem[], depth: number): Val {
+  if (node === null || node === undefined) return EMPTY;
+  if (depth > 64) return EMPTY; // aliases nested absurdly deep; validation will complain about the shape
+  if (isAlias(node)) return fromYaml(node.resolve(doc), doc, lineAt, problems, depth + 1);
+  const range = (node as { range?: readonly number[] | null }).range;
+  const line = range ? lineAt(range[0]!) : null;
+  if (isScalar(node)) {
+    const empty = node.value === null && (node.source === undefined || node.source === '');
+    return { kind: 'scalar', value: node.value, line: empty ? null : line, empty };
+  }
+  if (isSeq(node)) {
+    return { kind: 'seq', items: node.items.map((i) => fromYaml(i, doc, lineAt, problems, depth + 1)), line };
+  }
+  if (isMap(node) || isPair(node)) {
+    const pairs = isPair(node) ? [node] : node.items;
+    const entries: Entry[] = [];
+    for (const pair of pairs) {
+      let key: unknown = pair.key;
+      if (isAlias(key)) key = key.resolve(doc);
+      const keyRange = (key as { range?: readonly number[] | null } | null)?.range;
+      const keyLine = keyRange ? lineAt(keyRange[0]!) : line;
+      if (!isScalar(key) || key.value === null || typeof key.value === 'object') {
+        problems.push({ line: keyLine, key: '', message: 'keys must be plain names, like "listen:"' });
+        continue;
+      }
+      entries.push({ key: String(key.value), keyLine, value: fromYaml(pair.value, doc, lineAt, problems, depth + 1) });
+    }
+    return { kind: 'map', entries, line };
+  }
+  return EMPTY;
+}
+
+function fromPlain(value: unknown): Val {
+  if (Array.isArray(value)) return { kind: 'seq', items: value.map(fromPlain), line: null };
+  if (value !== null && typeof value === 'object') {
+    return {
+      kind: 'map',
+      entries: Object.entries(value).map(([key, v]) => ({ key, keyLine: null, value: fromPlain(v) })),
+      line: null,
+    };
+  }
+  return { kind: 'scalar', value, line: null, empty: false };
+}
+
+function describe(v: Val): string {
+  switch (v.kind) {
+    case 'map':
+      return 'a mapping of keys';
+    case 'seq':
+      return v.items.length === 0 ? 'an empty list' : 'a list';
+    case 'scalar':
+      if (v.value === null) return v.empty ? 'nothing' : 'null';
+      if (typeof v.value === 'string') {
+        return JSON.stringify(v.value.length > 60 ? `${v.value.slice(0, 57)}...` : v.value);
+      }
+      return String(v.value);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Sections: a mapping in the file, merged over the matching mapping in DEFAULTS
+
+interface At {
+  /** Full dotted key path. */
+  readonly key: string;
+  /** Records a problem about v (or a part of it) and returns undefined. */
+  problem(v: Val, what: string): undefined;
+}
+
+type Parser<T> = (v: Val, at: At) => T | undefined;
+
+class Section {
+  private readonly given = new Map<string, Entry>();
+  private readonly seen = new Map<string, { v: Val; at: At }>();
+
+  constructor(
+    private readonly problems: ConfigProblem[],
+    private readonly path: string,
+    user: Val | undefined,
+    private readonly defaults: Plain,
+    keyLine: number | null = null,
+  ) {
+    if (user === undefined || (user.kind === 'scalar' && user.value === null)) return; // absent or empty: all defaults
+    if (user.kind !== 'map') {
+      const what = this.path === '' ? 'the file must hold settings as "key: value" lines' : 'must be a section of settings, "key: value" lines indented below it';
+      problems.push({ line: user.line ?? keyLine, key: this.path, message: `${what} (got ${describe(user)})` });
+      return;
+    }
+    for (const entry of user.entries) {
+      if (Object.prototype.hasOwnProperty.call(defaults, entry.key)) {
+        this.given.set(entry.key, entry);
+      } else {
+        const key = this.join(entry.key);
+        const hint = suggest(this.path, entry.key, defaults);
+        problems.push({ line: entry.keyLine, key, message: `unknown key${hint ? `; did you mean "${hint}"?` : ''}` });
+      }
+    }
+  }
+
+  section(key: string): Section {
+    const entry = this.given.get(key);
+    return new Section(this.problems, this.join(key), entry?.value, this.defaults[key] as Plain, entry?.keyLine ?? null);
+  }
+
+  get<T>(key: string, parse: Parser<T>): T | undefined {
+    const entry = this.given.get(key);
+    const v = entry ? entry.value : fromPlain(this.defaults[key]);
+    const keyLine = entry ? entry.keyLine : null;
+    const at: At = {
+      key: this.join(key),
+      problem: (bad, what) => {
+        this.problems.push({ line: bad.line ?? keyLine, key: this.join(key), message: `${what} (got ${describe(bad)})` });
+        return undefined;
+      },
+    };
+    this.seen.set(key, { v, at });
+    return parse(v, at);
+  }
+
+  /** Whether the file gave this key (rather than it keeping its default). */
+  isSet(key: string): boolean {
+    return this.given.has(key);
+  }
+
+  /** A problem about a key already read with get(). */
+  problem(key: string, what: string): void {
+    const s = this.seen.get(key);
+    if (s) s.at.problem(s.v, what);
+  }
+
+  private join(key: string): string {
+    return this.path === '' ? key : `${this.path}.${key}`;
+  }
+}
+
+/** A known key close to an unknown one: a sibling, or the same name in another section. */
+function suggest(path: string, unknown: string, siblings: Plain): string | undefined {
+  const prefix = path === '' ? '' : `${path}.`;
+  const norm = (s: string): string => s.toLowerCase().replace(/[-_\s]/g, '');
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const known of Object.keys(siblings)) {
+    const d = norm(known) === norm(unknown) ? 0 : editDistance(unknown.toLowerCase(), known.toLowerCase());
+    if (d <= Math.max(1, Math.floor(known.length / 3)) && d < bestDistance) {
+      best = prefix + known;
+      bestDistance = d;
+    }
+  }
+  if (best !== undefined) return best;
+  // Same name, wrong place: "upstreams" at the top level means "resolver.upstreams".
+  const found: string[] = [];
+  const walk = (node: Plain, at: string): void => {
+    for (const [k, v] of Object.entries(node)) {
+      const p = at === '' ? k : `${at}.${k}`;
+      if (norm(k) === norm(unknown) && p !== prefix + k) found.push(p);
+      if (v !== null && typeof v === 'object' && !Array.isArray(v)) walk(v as Plain, p);
+    }
+  };
+  walk(DEFAULTS as unknown as Plain, '');
+  return found.length === 1 ? found[0] : undefined;
+}
+
+/** Optimal string alignment distance: edits, with swapping two neighbours counted as one. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = [];
+  for (let i = 0; i <= a.length; i++) d.push([i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 0; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+// ---------------------------------------------------------------------------
+// Value parsers
+
+function integer(min: number, max: number): Parser<number> {
+  return (v, at) => {
+    const range = max === MAX_INT ? `at least ${min}` : `from ${min} to ${max}`;
+    const whole = `must be a whole number, ${range}`;
+    if (v.kind !== 'scalar' || typeof v.value !== 'number') {
+      const quoted = v.kind === 'scalar' && typeof v.value === 'string' && /^\s*-?\d+(\.\d*)?\s*$/.test(v.value);
+      return at.problem(v, `${whole}${quoted ? ', written without quotes' : ''}`);
+    }
+    if (!Number.isInteger(v.value)) return at.problem(v, whole);
+    if (v.value < min || v.value > max) return at.problem(v, `must be ${range}`);
+    return v.value;
+  };
+}
+
+function boolean(v: Val, at: At): boolean | undefined {
+  if (v.kind === 'scalar' && typeof v.value === 'boolean') return v.value;
+  const text = v.kind === 'scalar' && typeof v.value === 'string' ? v.value : '';
+  let hint = '';
+  if (/^(true|false)$/i.test(text)) hint = ', written in lower case without quotes';
+  else if (/^(yes|no|on|off|y|n)$/i.test(text)) hint = '; yes, no, on and off are not accepted';
+  return at.problem(v, `must be true or false${hint}`);
+}
+
+function oneOf<T extends string>(allowed: readonly T[]): Parser<T> {
+  return (v, at) => {
+    if (v.kind === 'scalar' && typeof v.value === 'string' && (allowed as readonly string[]).includes(v.value)) return v.value as T;
+    return at.problem(v, `must be ${allowed.length === 1 ? '' : 'one of '}${allowed.map((a) => `"${a}"`).join(', ')}`);
+  };
+}
+
+function nullable<T>(parse: Parser<T>): Parser<T | null> {
+  return (v, at) => (v.kind === 'scalar' && v.value === null ? null : parse(v, at));
+}
+
+function address(defaultPort: number): Parser<HostPort> {
+  return (v, at) => {
+    if (v.kind !== 'scalar' || typeof v.value !== 'string') {
+      return at.problem(v, `must be an address such as "127.0.0.1:${defaultPort}" or "[::1]:${defaultPort}"`);
+    }
+    const r = tryParseHostPort(v.value, defaultPort);
+    return typeof r === 'string' ? at.problem(v, r) : r;
+  };
+}
+
+function addressList(defaultPort: number): Parser<readonly HostPort[]> {
+  const one = address(defaultPort);
+  return (v, at) => {
+    if (v.kind !== 'seq') {
+      const hint = v.kind === 'scalar' && typeof v.value === 'string' ? `, even for one address: [${JSON.stringify(v.value)}]` : '';
+      return at.problem(v, `must be a list of addresses${hint}`);
+    }
+    if (v.items.length === 0) return at.problem(v, 'must list at least one address');
+    const out: HostPort[] = [];
+    let ok = true;
+    for (const item of v.items) {
+      const a = one(item, at);
+      if (a === undefined) {
+        ok = false;
+      } else if (out.some((b) => sameAddress(a, b))) {
+        at.problem(item, `lists ${formatHostPort(a)} more than once`);
+        ok = false;
+      } else {
+        out.push(a);
+      }
+    }
+    return ok ? out : undefined;
+  };
+}
+
+const SIZE_UNITS: Readonly<Record<string, bigint>> = {
+  B: 1n,
+  KiB: 1024n,
+  MiB: 1024n ** 2n,
+  GiB: 1024n ** 3n,
+  KB: 1000n,
+  kB: 1000n,
+  MB: 1000n ** 2n,
+  GB: 1000n ** 3n,
+};
+
+function size(min: number, max: number): Parser<number> {
+  const units = 'B, KiB, MiB, GiB, KB, MB or GB';
+  return (v, at) => {
+    let bytes: number;
+    if (v.kind === 'scalar' && typeof v.value === 'number') {
+      if (!Number.isInteger(v.value)) return at.problem(v, 'must be a whole number of bytes');
+      bytes = v.value;
+    } else if (v.kind === 'scalar' && typeof v.value === 'string') {
+      const m = /^(\d+)(?:\.(\d+))?\s*([A-Za-z]*)$/.exec(v.value.trim());
+      if (!m) return at.problem(v, `must be a number of bytes, or a number with a unit (${units}), like "64MiB"`);
+      const [, whole, frac = '', unit] = m;
+      const multiplier = SIZE_UNITS[unit!];
+      if (unit === '' || multiplier === undefined) return at.problem(v, `must have a unit, one of ${units}`);
+      const scaled = BigInt(whole! + frac) * multiplier;
+      const divisor = 10n ** BigInt(frac.length);
+      if (scaled % divisor !== 0n) return at.problem(v, 'must come to a whole number of bytes');
+      const n = scaled / divisor;
+      if (n > BigInt(Number.MAX_SAFE_INTEGER)) return at.problem(v, `must be at most ${max} bytes`);
+      bytes = Number(n);
+    } else {
+      return at.problem(v, `must be a number of bytes, or a number with a unit (${units}), like "64MiB"`);
+    }
+    if (bytes < min || bytes > max) return at.problem(v, max === MAX_INT ? `must be at least ${min} byte` : `must be from ${min} to ${max} bytes`);
+    return bytes;
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Addresses
+
+function tryParseHostPort(text: string, defaultPort: number): HostPort | string {
+  if (text === '') return 'is empty; an address is needed';
+  let host: string;
+  let portText: string | undefined;
+  if (text.startsWith('[')) {
+    const close = text.indexOf(']');
+    if (close < 0) return 'has "[" without a matching "]"';
+    host = text.slice(1, close);
+    const rest = text.slice(close + 1);
+    if (rest !== '') {
+      if (!rest.startsWith(':')) return 'may only have ":PORT" after "]"';
+      portText = rest.slice(1);
+    }
+    if (isIP(host) !== 6) return isIP(host) === 4 ? 'uses brackets, which are only for IPv6 addresses' : 'has something other than an IPv6 address in brackets';
+  } else if (isIP(text) !== 0) {
+    host = text; // "1.2.3.4" or a bare IPv6 "::1"
+  } else {
+    const colons = text.split(':').length - 1;
+    if (colons > 1) return 'is not a valid IPv6 address (with a port, IPv6 is written "[ADDRESS]:PORT")';
+    [host, portText] = colons === 1 ? (text.split(':') as [string, string]) : [text, undefined];
+    if (isIP(host) === 0) {
+      return /[a-z]/i.test(host) ? 'must be an IP address, not a host name' : 'is not a valid IP address';
+    }
+  }
+  let port = defaultPort;
+  if (portText !== undefined) {
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+      return 'has a bad port: a port must be a whole number from 1 to 65535';
+    }
+    port = Number(portText);
+  }
+  const family = isIP(host) as 4 | 6;
+  return { host: family === 6 ? host.toLowerCase() : host, port, family };
+}
+
+function sameAddress(a: HostPort, b: HostPort): boolean {
+  return a.port === b.port && comparable(a) === comparable(b);
+}
+
+/** IPv6 in one spelling ("0::1" and "::1" alike), for comparing. */
+function comparable(a: HostPort): string {
+  if (a.family === 4 || a.host.includes('%')) return a.host;
+  try {
+    return new URL(`http://[${a.host}]/`).hostname;
+  } catch {
+    return a.host;
+  }
+}
+
+function yamlMessage(code: string, message: string): string {
+  switch (code) {
+    case 'MULTIPLE_DOCS':
+      return 'the file holds more than one YAML document (a second "---"); keep one';
+    case 'DUPLICATE_KEY':
+      return 'the same key appears twice in one section';
+    default:
+      return message;
+  }
+}
