@@ -14,11 +14,7 @@ function readConfig(path: string | undefined): Config {
     return path ? loadConfigFile(path) : defaultConfig();
   } catch (e) {
     if ((e as { code?: string }).code === 'CONFIG_INVALID') {
-      process.stderr.write(`school-dns: the configuration is not valid; nothing was started.\n${(e as ConfigError).message}\n`);
-      process.exit(EXIT_CONFIG);
-    }
-    if ((e as { code?: string }).code === 'ENOENT') {
-      process.stderr.write(`school-dns: cannot read the configuration file ${path}: it does not exist.\n`);
+      process.stderr.write(`school-dns: the configuration could not be used; nothing was started.\n${(e as ConfigError).message}\n`);
       process.exit(EXIT_CONFIG);
     }
     throw e;
