@@ -34,6 +34,15 @@ export interface ConfigInput {
     readonly maxTtl: number;
     readonly maxNegativeTtl: number;
   };
+  readonly policy: {
+    /** Path of the policy file, relative to the configuration file (or to the package for the default). */
+    readonly file: string | null;
+  };
+  readonly blocking: {
+    readonly sinkholeIPv4: string | null;
+    readonly sinkholeIPv6: string | null;
+    readonly ttl: number;
+  };
   readonly log: {
     readonly level: LogLevel;
     readonly format: 'auto' | 'json' | 'text';
@@ -66,6 +75,14 @@ export const DEFAULTS: ConfigInput = deepFreeze({
     minTtl: 0,
     maxTtl: 86400,
     maxNegativeTtl: 3600,
+  },
+  policy: {
+    file: 'policies/school-dns-policy.yaml',
+  },
+  blocking: {
+    sinkholeIPv4: '127.0.0.1',
+    sinkholeIPv6: null,
+    ttl: 60,
   },
   log: {
     level: 'info',

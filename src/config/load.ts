@@ -3,6 +3,7 @@
 // collected and reported together, each with its file, line and key path.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { DEFAULTS } from './defaults';
 import type { Config, HostPort, LogLevel } from './types';
@@ -111,6 +112,8 @@ export function describeConfig(c: Config): Record<string, unknown> {
       totalTimeoutMs: c.resolver.totalTimeoutMs,
     },
     cache: { ...c.cache },
+    policy: { file: c.policy.file },
+    blocking: { ...c.blocking },
     log: { ...c.log },
   };
 }
@@ -126,6 +129,8 @@ const MAX_INT = Number.MAX_SAFE_INTEGER;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 const LOG_FORMATS = ['auto', 'json', 'text'] as const;
 const MODES = ['forward'] as const;
+/** The installed package's root (this file is dist/config/load.js or src/config/load.ts). */
+const PACKAGE_ROOT = resolvePath(__dirname, '..', '..');
 
 function build(root: Val | undefined, source: string, problems: ConfigProblem[]): Config {
   const top = new Section(problems, '', root, DEFAULTS as unknown as Plain);
@@ -136,6 +141,8 @@ function build(root: Val | undefined, source: string, problems: ConfigProblem[])
   const resolver = top.section('resolver');
   const cache = top.section('cache');
   const log = top.section('log');
+  const policy = top.section('policy');
+  const blocking = top.section('blocking');
 
   const listen = server.get('listen', addressList(53));
   const adminListen = admin.get('listen', nullable(address(9153)));
@@ -168,6 +175,15 @@ function build(root: Val | undefined, source: string, problems: ConfigProblem[])
       minTtl,
       maxTtl,
       maxNegativeTtl: cache.get('maxNegativeTtl', integer(0, MAX_TTL)),
+    },
+    policy: {
+      // A path the operator wrote is relative to their file; the default is relative to the package.
+      file: policy.get('file', nullable(filePath(policy.isSet('file') && source !== DEFAULT_SOURCE ? dirname(resolvePath(source)) : PACKAGE_ROOT))),
+    },
+    blocking: {
+      sinkholeIPv4: blocking.get('sinkholeIPv4', nullable(ipLiteral(4))),
+      sinkholeIPv6: blocking.get('sinkholeIPv6', nullable(ipLiteral(6))),
+      ttl: blocking.get('ttl', integer(0, MAX_TTL)),
     },
     log: {
       level: log.get('level', oneOf(LOG_LEVELS)),
@@ -454,6 +470,20 @@ function oneOf<T extends string>(allowed: readonly T[]): Parser<T> {
 
 function nullable<T>(parse: Parser<T>): Parser<T | null> {
   return (v, at) => (v.kind === 'scalar' && v.value === null ? null : parse(v, at));
+}
+
+function filePath(baseDir: string): Parser<string> {
+  return (v, at) => {
+    if (v.kind !== 'scalar' || typeof v.value !== 'string' || v.value.trim() === '') return at.problem(v, 'must be a file path');
+    return resolvePath(baseDir, v.value);
+  };
+}
+
+function ipLiteral(family: 4 | 6): Parser<string> {
+  return (v, at) => {
+    if (v.kind === 'scalar' && typeof v.value === 'string' && isIP(v.value) === family) return v.value.toLowerCase();
+    return at.problem(v, `must be an IPv${family} address${family === 4 ? ' such as "10.0.0.53"' : ' such as "2001:db8::53"'}, or null`);
+  };
 }
 
 function address(defaultPort: number): Parser<HostPort> {

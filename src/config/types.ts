@@ -44,6 +44,20 @@ export interface Config {
     readonly maxTtl: number;
     readonly maxNegativeTtl: number;
   };
+  /** Age-group filtering. */
+  readonly policy: {
+    /** Absolute path of the policy file (groups, categories, schools); null turns filtering off. */
+    readonly file: string | null;
+  };
+  /** How blocked names are answered. */
+  readonly blocking: {
+    /** A records of blocked names point here (the block page); null answers NODATA. */
+    readonly sinkholeIPv4: string | null;
+    /** AAAA records of blocked names point here; null answers NODATA. */
+    readonly sinkholeIPv6: string | null;
+    /** TTL of blocked answers, seconds: short, so an unblocked name works again soon. */
+    readonly ttl: number;
+  };
   readonly log: {
     readonly level: LogLevel;
     readonly format: 'auto' | 'json' | 'text';

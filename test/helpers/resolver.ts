@@ -30,12 +30,14 @@ function merge<T>(base: T, over: DeepPartial<T> | undefined): T {
 /**
  * Starts school-dns with the embedded defaults, overridden by `over`; it listens on
  * 127.0.0.1 (ephemeral port) unless `over.server.listen` says otherwise, admin on an
- * ephemeral port too, and logs JSON into `logs`.
+ * ephemeral port too, filters nothing (policy.file null), and logs JSON into `logs`.
  */
 export async function startTestResolver(over: DeepPartial<Config> = {}): Promise<TestResolver> {
   const base = merge(defaultConfig(), {
     server: { listen: [loopback(0)] },
     admin: { listen: loopback(0) },
+    // No filtering unless a test asks for a policy: the forwarding and server tests are about DNS.
+    policy: { file: null },
     log: { level: 'warn' },
   } as DeepPartial<Config>);
   const config = merge(base, over);

@@ -185,9 +185,34 @@ describe('parseConfig: the result', () => {
 
   it('has exactly the keys of Config', () => {
     const c = parseConfig('', FILE);
-    expect(Object.keys(c).sort()).toEqual(['admin', 'cache', 'log', 'resolver', 'server', 'source']);
+    expect(Object.keys(c).sort()).toEqual(['admin', 'blocking', 'cache', 'log', 'policy', 'resolver', 'server', 'source']);
+    expect(Object.keys(c.blocking).sort()).toEqual(['sinkholeIPv4', 'sinkholeIPv6', 'ttl']);
     expect(Object.keys(c.server).sort()).toEqual(['listen', 'tcp']);
     expect(Object.keys(c.resolver).sort()).toEqual(['attempts', 'mode', 'timeoutMs', 'totalTimeoutMs', 'upstreams']);
+  });
+});
+
+describe('parseConfig: policy and blocking', () => {
+  it('resolves the default policy file inside the package, and a written one next to the config file', () => {
+    expect(parseConfig('', FILE).policy.file).toBe(join(__dirname, '..', '..', 'policies', 'school-dns-policy.yaml'));
+    expect(parseConfig('policy:\n  file: my-policy.yaml\n', '/etc/school-dns/school-dns.yaml').policy.file).toBe('/etc/school-dns/my-policy.yaml');
+    expect(parseConfig('policy:\n  file: /srv/p.yaml\n', FILE).policy.file).toBe('/srv/p.yaml');
+    expect(parseConfig('policy:\n  file: null\n', FILE).policy.file).toBeNull();
+  });
+
+  it('takes sinkhole addresses of the right family, or null', () => {
+    const c = parseConfig('blocking:\n  sinkholeIPv4: "10.0.0.53"\n  sinkholeIPv6: "2001:DB8::53"\n  ttl: 30\n', FILE);
+    expect(c.blocking).toEqual({ sinkholeIPv4: '10.0.0.53', sinkholeIPv6: '2001:db8::53', ttl: 30 });
+    expect(parseConfig('blocking:\n  sinkholeIPv4: null\n', FILE).blocking.sinkholeIPv4).toBeNull();
+  });
+
+  it.each([
+    ['blocking:\n  sinkholeIPv4: "2001:db8::1"\n', 2, 'blocking.sinkholeIPv4'],
+    ['blocking:\n  sinkholeIPv6: "10.0.0.1"\n', 2, 'blocking.sinkholeIPv6'],
+    ['blocking:\n  ttl: -5\n', 2, 'blocking.ttl'],
+    ['policy:\n  file: 12\n', 2, 'policy.file'],
+  ])('rejects %j', (yaml, line, key) => {
+    expect(() => parseConfig(yaml, FILE)).toThrow(`${FILE}:${line}: key "${key}"`);
   });
 });
 
@@ -433,6 +458,8 @@ describe('describeConfig', () => {
         totalTimeoutMs: 5000,
       },
       cache: { maxEntries: 100000, maxBytes: 67108864, minTtl: 0, maxTtl: 86400, maxNegativeTtl: 3600 },
+      policy: { file: join(__dirname, '..', '..', 'policies', 'school-dns-policy.yaml') },
+      blocking: { sinkholeIPv4: '127.0.0.1', sinkholeIPv6: null, ttl: 60 },
       log: { level: 'info', format: 'auto', queries: false },
     });
   });
