@@ -30,7 +30,14 @@ export interface Answer {
   readonly storedAt: number;
   /** NXDOMAIN or NODATA with an SOA (RFC 2308). */
   readonly negative: boolean;
+  /**
+   * Offsets in `wire` of the target names of CNAME and DNAME records in the answer
+   * section: the names the filter must check too (CNAME cloaking). Usually empty.
+   */
+  readonly aliasTargets: Uint16Array;
 }
+
+const NO_TARGETS = new Uint16Array(0);
 
 /**
  * Builds the canonical Answer from an upstream message that has already been scanned and
@@ -57,10 +64,14 @@ export function answerFromMessage(buf: Uint8Array, msg: ScannedMessage, policy: 
   const rcode = msg.flags & 0xf;
   let soa = false;
   let lifetime = Number.MAX_SAFE_INTEGER;
+  let targets: number[] | null = null;
   let o = msg.questionEnd;
   for (let i = 0; i < keep.length; i++) {
     const r = keep[i];
     if (r.section === Section.Additional) arcount++;
+    if (r.section === Section.Answer && (r.type === Type.CNAME || r.type === Type.DNAME)) {
+      (targets ??= []).push(o + (r.rdataOffset - r.offset));
+    }
     wire.set(buf.subarray(r.offset, r.end), o);
     const ttlOffset = o + (r.ttlOffset - r.offset);
     let ttl = Math.min(Math.max(r.ttl, policy.minTtl), policy.maxTtl);
@@ -83,6 +94,7 @@ export function answerFromMessage(buf: Uint8Array, msg: ScannedMessage, policy: 
   const cacheable = (rcode === Rcode.NOERROR && msg.ancount > 0 && !negative) || negative;
   return {
     wire, ttlOffsets, ttls, rcode, negative, storedAt: now,
+    aliasTargets: targets === null ? NO_TARGETS : Uint16Array.from(targets),
     lifetime: cacheable && keep.length > 0 ? lifetime : 0,
   };
 }

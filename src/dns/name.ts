@@ -137,3 +137,32 @@ export function equalsFolded(a: Uint8Array, aOff: number, b: Uint8Array, bOff: n
   }
   return true;
 }
+
+/**
+ * Copies the (possibly compressed) name at buf[off] into `out` as an uncompressed wire
+ * name starting at 0. Returns its length, or -1 if malformed or longer than `out`.
+ */
+export function flattenName(buf: Uint8Array, off: number, out: Uint8Array): number {
+  let o = 0;
+  let hops = 0;
+  for (;;) {
+    if (off >= buf.length) return -1;
+    const len = buf[off];
+    if (len === 0) {
+      if (o >= out.length) return -1;
+      out[o] = 0;
+      return o + 1;
+    }
+    if ((len & 0xc0) === 0xc0) {
+      if (off + 1 >= buf.length || ++hops > MAX_POINTER_HOPS) return -1;
+      const target = ((len & 0x3f) << 8) | buf[off + 1];
+      if (target >= off) return -1;
+      off = target;
+      continue;
+    }
+    if ((len & 0xc0) !== 0 || off + 1 + len > buf.length || o + 1 + len >= out.length) return -1;
+    for (let i = 0; i <= len; i++) out[o + i] = buf[off + i];
+    o += len + 1;
+    off += len + 1;
+  }
+}

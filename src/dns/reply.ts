@@ -87,10 +87,10 @@ export function truncatedReply(query: Uint8Array, to: ReplyTo, reply: Uint8Array
  * A one-record answer whose owner is the question's name (a pointer to offset 12):
  * used for synthesized answers such as RFC 8482's HINFO.
  */
-export function singleRecordReply(query: Uint8Array, to: ReplyTo, type: number, ttl: number, rdata: Uint8Array): Buffer {
+export function singleRecordReply(query: Uint8Array, to: ReplyTo, type: number, ttl: number, rdata: Uint8Array, ede?: ExtendedError): Buffer {
   const qEnd = to.questionEnd;
   const rrLen = 2 + 10 + rdata.length;
-  const out = Buffer.allocUnsafe(qEnd + rrLen + (to.edns ? optSize() : 0));
+  const out = Buffer.allocUnsafe(qEnd + rrLen + (to.edns ? optSize(ede) : 0));
   out.writeUInt16BE(to.id, 0);
   out.writeUInt16BE(responseFlags(to.flags, 0), 2);
   out.writeUInt16BE(1, 4);
@@ -106,6 +106,6 @@ export function singleRecordReply(query: Uint8Array, to: ReplyTo, type: number, 
   out.writeUInt16BE(rdata.length, o + 10);
   out.set(rdata, o + 12);
   o += rrLen;
-  if (to.edns) o = writeOpt(out, o, 0, to.dnssecOk);
+  if (to.edns) o = writeOpt(out, o, 0, to.dnssecOk, ede);
   return out.subarray(0, o);
 }

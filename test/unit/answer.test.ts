@@ -191,3 +191,31 @@ describe('answerFromMessage and renderAnswer', () => {
     expect(decode(a.wire).additionals).toHaveLength(0);
   });
 });
+
+describe('alias targets (for CNAME-cloaking checks)', () => {
+  it('records where each CNAME target lives in the stored answer, compressed or not', () => {
+    const { flattenName, readName } = require('../../src/dns/name') as typeof import('../../src/dns/name');
+    const buf = response({
+      question: ['www.school.example', 'A'],
+      answers: [
+        { name: 'www.school.example', type: 'CNAME', ttl: 60, data: 'tracker.cloak.example' },
+        { name: 'tracker.cloak.example', type: 'CNAME', ttl: 60, data: 'edge.cdn.example' },
+        { name: 'edge.cdn.example', type: 'A', ttl: 60, data: '192.0.2.1' },
+      ],
+      additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0, options: [] } as never],
+    });
+    const a = answerFromMessage(buf, scanMessage(buf), POLICY, 0);
+    expect(Array.from(a.aliasTargets).map((o) => readName(a.wire, o))).toEqual(['tracker.cloak.example', 'edge.cdn.example']);
+    const compressed = Buffer.from('00078180000100020000000003777777076578616d706c650000010001c00c0005000100000e10000603636e6ec010c02d000100010000003c0004c0000201', 'hex');
+    const c = answerFromMessage(compressed, scanMessage(compressed), POLICY, 0);
+    expect(c.aliasTargets).toHaveLength(1);
+    const scratch = Buffer.alloc(256);
+    const n = flattenName(c.wire, c.aliasTargets[0], scratch);
+    expect(scratch.subarray(0, n).toString('hex')).toBe('03636e6e076578616d706c6500');
+  });
+
+  it('has none for a plain answer', () => {
+    const buf = response({ question: ['a.example', 'A'], answers: [{ name: 'a.example', type: 'A', ttl: 60, data: '192.0.2.1' }] });
+    expect(answerFromMessage(buf, scanMessage(buf), POLICY, 0).aliasTargets).toHaveLength(0);
+  });
+});
