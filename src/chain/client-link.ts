@@ -3,13 +3,14 @@
 // client gets the identifier it is given, by default UNKNOWN_CLIENT.
 import { ClientInfo, Handler, UNKNOWN_CLIENT } from './types';
 
-export type ClientIdentifier = (address: string, localPort: number) => ClientInfo;
+/** Who is asking, from the client's address and the address of the listener it reached. */
+export type ClientIdentifier = (address: string, localAddress: string) => ClientInfo;
 
 export const unknownClient: ClientIdentifier = () => UNKNOWN_CLIENT;
 
 export function clientLink(identify: ClientIdentifier): Handler {
   return (ctx, next) => {
-    ctx.client = identify(ctx.remoteAddress, ctx.remotePort);
+    ctx.client = identify(ctx.remoteAddress, ctx.localAddress);
     return next(ctx);
   };
 }

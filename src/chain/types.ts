@@ -29,6 +29,8 @@ export class QueryContext {
   /** The canonical answer behind the reply, when it came from the cache or an upstream. */
   answer: Answer | null = null;
   source: ReplySource = 'none';
+  /** The filter's decision for the question name (a CompiledPolicy code; see src/filter). */
+  verdict = 0;
   private keyText: string | undefined = undefined;
   private nameText: string | null | undefined = undefined;
 
@@ -41,6 +43,8 @@ export class QueryContext {
     readonly remotePort: number,
     /** performance.now() when the query arrived. */
     readonly receivedAt: number,
+    /** The listener's address the query arrived on ("" when unknown). */
+    readonly localAddress: string = '',
   ) {}
 
   /**

@@ -101,3 +101,53 @@ export class FastHistogram implements Collectable {
     return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' };
   }
 }
+
+/** One series of a KeyedCounter; hot paths keep a reference and add to `value`. */
+export interface Series {
+  value: number;
+  readonly labels: LabelSet;
+}
+
+/**
+ * A counter family whose series come and go with the configuration (schools, groups,
+ * categories change on reload). Callers resolve series once, when they compile their
+ * state, and count with `series.value++`; counts survive a reload for series that remain.
+ */
+export class KeyedCounter implements Collectable {
+  readonly type: 'counter' | 'gauge';
+  private readonly all = new Map<string, Series>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelNames: readonly string[],
+    registry: Registry,
+    type: 'counter' | 'gauge' = 'counter',
+  ) {
+    this.type = type;
+    registry.registerMetric(this as never);
+  }
+
+  /** The series for these label values (in labelNames order), created at 0 if new. */
+  series(...values: string[]): Series {
+    const key = values.join('\u0000');
+    let s = this.all.get(key);
+    if (s === undefined) {
+      const labels: Record<string, string> = {};
+      this.labelNames.forEach((n, i) => { labels[n] = values[i] ?? ''; });
+      s = { value: 0, labels };
+      this.all.set(key, s);
+    }
+    return s;
+  }
+
+  /** For gauges: drop the series not in `keep` (e.g. categories a reload removed). */
+  retain(keep: ReadonlySet<Series>): void {
+    for (const [k, s] of this.all) if (!keep.has(s)) this.all.delete(k);
+  }
+
+  async get(): Promise<{ name: string; help: string; type: string; values: MetricValue[]; aggregator: 'sum' }> {
+    const values = [...this.all.values()].map((s) => ({ value: s.value, labels: s.labels }));
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' };
+  }
+}

@@ -3,7 +3,7 @@
 import type { AnswerCache } from '../cache/answer-cache';
 import { cacheLink } from '../chain/cache-link';
 import { clientLink, ClientIdentifier, unknownClient } from '../chain/client-link';
-import { filterLink, allowAll, Policy } from '../chain/filter-link';
+import { filterLink, allowAll, Filter } from '../chain/filter-link';
 import { metricsLink } from '../chain/metrics-link';
 import { specialLink } from '../chain/special-link';
 import { compose, NamedHandler, Next } from '../chain/types';
@@ -15,7 +15,7 @@ export interface ChainParts {
   /** The resolver at the end of the chain (forwarding now; recursion later). */
   readonly resolve: Next;
   readonly identify?: ClientIdentifier;
-  readonly policy?: Policy;
+  readonly filter?: Filter;
 }
 
 export function buildChain(p: ChainParts): { chain: Next; links: string[] } {
@@ -26,7 +26,7 @@ export function buildChain(p: ChainParts): { chain: Next; links: string[] } {
     { name: 'client', handle: clientLink(p.identify ?? unknownClient) },
     // Above the cache: the cache holds only upstream answers, so one group's verdict is
     // never served to another, and cached answers are checked for each asking client.
-    { name: 'filter', handle: filterLink(p.policy ?? allowAll) },
+    { name: 'filter', handle: filterLink(p.filter ?? allowAll) },
     // Names answered locally (ANY, localhost, invalid, private reverse zones, non-IN
     // classes): never cached, never sent upstream.
     { name: 'special', handle: specialLink() },

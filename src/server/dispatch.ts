@@ -22,7 +22,7 @@ export class Dispatcher {
    * Handles one message; `send` is called at most once, maybe synchronously.
    * Returns false when the message is dropped and `send` will never be called.
    */
-  handle(buf: Buffer, transport: Transport, address: string, port: number, send: Send): boolean {
+  handle(buf: Buffer, transport: Transport, address: string, port: number, send: Send, localAddress = ''): boolean {
     const received = performance.now();
     const parsed = parseQuery(buf);
     if (isRejection(parsed)) {
@@ -34,7 +34,7 @@ export class Dispatcher {
       }
       return false;
     }
-    const ctx = new QueryContext(buf, parsed, transport, address, port, received);
+    const ctx = new QueryContext(buf, parsed, transport, address, port, received, localAddress);
     let r: Buffer | Promise<Buffer>;
     try {
       r = this.chain(ctx);

@@ -91,7 +91,7 @@ export class TcpListener {
         pending = pending.length === 2 + len ? null : pending.subarray(2 + len);
         inflight++;
         // The dispatcher sends at most once, and never for a message it drops.
-        if (!this.dispatcher.handle(msg, Transport.Tcp, address, port, write)) inflight--;
+        if (!this.dispatcher.handle(msg, Transport.Tcp, address, port, write, this.addr.host)) inflight--;
       }
       if (inflight >= maxPipelined) sock.pause();
     };

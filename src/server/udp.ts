@@ -20,7 +20,7 @@ export class UdpListener {
       sock.on('message', (msg, rinfo) => {
         this.dispatcher.handle(msg, Transport.Udp, rinfo.address, rinfo.port, (reply) => {
           sock.send(reply, rinfo.port, rinfo.address);
-        });
+        }, this.addr.host);
       });
       sock.bind(this.addr.port, this.addr.host, () => {
         sock.off('error', onListenError);

@@ -76,20 +76,42 @@ describe('client link', () => {
 });
 
 describe('filter link', () => {
-  it('answers with the policy verdict and does not call next', () => {
+  const pass = { check: () => null, recheck: (_c: unknown, r: Buffer) => r };
+
+  it('answers with the filter verdict and does not call next', () => {
     const ctx = ctxFor(query('bad.example', 'A'));
     const verdict = emptyReply(ctx.buf, ctx.query, 3);
     const next = fakeNext(() => Buffer.alloc(12));
-    expect(filterLink({ check: () => verdict })(ctx, next.fn)).toBe(verdict);
+    expect(filterLink({ ...pass, check: () => verdict })(ctx, next.fn)).toBe(verdict);
     expect(next.calls).toHaveLength(0);
     expect(ctx.source).toBe('blocked');
   });
 
-  it('passes when the policy has no verdict', () => {
+  it('passes when the filter has no verdict, and does not recheck answers without aliases', () => {
     const ctx = ctxFor(query('good.example', 'A'));
-    const next = fakeNext(() => Buffer.alloc(12));
-    filterLink({ check: () => null })(ctx, next.fn);
+    const next = fakeNext(() => { ctx.answer = upstreamAnswer('good.example'); return Buffer.from('r'); });
+    let rechecked = 0;
+    const out = filterLink({ check: () => null, recheck: (_c, r) => { rechecked++; return r; } })(ctx, next.fn);
     expect(next.calls).toHaveLength(1);
+    expect(rechecked).toBe(0);
+    expect(out.toString()).toBe('r');
+  });
+
+  it('rechecks an answer that has CNAME targets, sync and async, and can replace it', async () => {
+    const buf = dnsPacket.encode({
+      type: 'response', id: 1, flags: dnsPacket.RECURSION_AVAILABLE,
+      questions: [{ name: 'cloak.example', type: 'A', class: 'IN' }],
+      answers: [{ name: 'cloak.example', type: 'CNAME', ttl: 60, data: 'tracker.bad.example' }, { name: 'tracker.bad.example', type: 'A', ttl: 60, data: '192.0.2.66' }],
+    } as dnsPacket.Packet);
+    const aliased = answerFromMessage(buf, scanMessage(buf), POLICY, Date.now());
+    const blocked = Buffer.from('blocked');
+    const filter = { check: () => null, recheck: () => blocked };
+    for (const async of [false, true]) {
+      const ctx = ctxFor(query('cloak.example', 'A'));
+      const next = fakeNext(() => { ctx.answer = aliased; ctx.source = 'upstream'; return Buffer.from('upstream'); }, { async });
+      expect(await filterLink(filter)(ctx, next.fn)).toBe(blocked);
+      expect(ctx.source).toBe('blocked');
+    }
   });
 });
 
