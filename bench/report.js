@@ -201,7 +201,9 @@ for (const r of runs) {
       `${lpad(fmt(r.p50LatencyMs), 8)} ${lpad(fmt(r.p99LatencyMs), 8)} ${lpad(fmt(r.p999LatencyMs), 8)} ` +
       `${lpad(fmt(r.maxLatencyMs), 8)} ` +
       `${lpad(fmt(r.serverCpuPct, 0), 5)} ${lpad(fmt(r.otherOnServerCorePct, 0), 5)} ${lpad(fmt(r.backgroundCpuPct, 0), 5)} ` +
-      `${lpad(r.lost, 8)}${lostPct}  ${rcodes}${r.disturbed ? '  [disturbed]' : ''}`,
+      `${lpad(r.lost, 8)}${lostPct}  ${rcodes}` +
+      `${r.cacheHits != null ? `; cache hits ${r.cacheHits}, misses ${r.cacheMisses}` : ''}` +
+      `${r.disturbed ? '  [disturbed]' : ''}`,
   );
   if (r.repeats.length > 1) {
     out.push(`${' '.repeat(25)}all runs: ${r.repeats.map((x) => (x.ok ? Math.round(x.qps) : 'failed')).join(', ')} qps`);

@@ -58,6 +58,7 @@ KEEP_TMP=${BENCH_KEEP_TMP:-0}
 AUTH_PORT=${BENCH_AUTH_PORT:-5400}
 BARE_PORT=${BENCH_BARE_PORT:-5350}
 UNBOUND_PORT=${BENCH_UNBOUND_PORT:-5370}
+UNBOUND_CONTROL_PORT=${BENCH_UNBOUND_CONTROL_PORT:-5371}
 SCHOOL_PORT=${BENCH_SCHOOL_PORT:-5360}
 SCHOOL_ADMIN_PORT=${BENCH_SCHOOL_ADMIN_PORT:-9160}
 CACHED_NAMES=1000
@@ -232,12 +233,39 @@ pct_between() { # "busy0 total0" "busy1 total1"
     printf "%.1f", (y[2] > x[2] ? 100 * (y[1] - x[1]) / (y[2] - x[2]) : 0) }'
 }
 
+# cache_counts SERVER: "hits misses" of the server's answer cache so far, or "" when the
+# server has no such counters (or they cannot be read). Used to check that the cached
+# workload really is all hits: Unbound via unbound-control, school-dns via its
+# Prometheus endpoint (school_dns_cache_requests_total{result="hit"|"miss"}).
+cache_counts() {
+  case $1 in
+    unbound)
+      unbound-control -c "$TMP/unbound/unbound.conf" stats_noreset 2>/dev/null \
+        | awk -F= '$1 == "total.num.cachehits" { h = $2 } $1 == "total.num.cachemiss" { m = $2 }
+                   END { if (h != "" && m != "") print h, m }' || true ;;
+    school-dns)
+      node -e '
+        fetch(process.argv[1], { signal: AbortSignal.timeout(2000) })
+          .then((r) => r.text())
+          .then((t) => {
+            const get = (k) => {
+              const m = new RegExp(`^school_dns_cache_requests_total\\{result="${k}"\\} (\\S+)`, "m").exec(t);
+              return m ? Number(m[1]) : null;
+            };
+            const h = get("hit"), m = get("miss");
+            if (h !== null && m !== null) console.log(h, m);
+          })
+          .catch(() => {});
+      ' "http://$HOST:$SCHOOL_ADMIN_PORT/metrics" 2>/dev/null || true ;;
+  esac
+}
+
 # measure WORKLOAD SERVER PORT REPEAT PID : one dnsperf run, summarised into $RUNS, with
 # the CPU use of the server process (100 = one full core) and of the two cores.
 measure() {
   local workload=$1 server=$2 port=$3 rep=$4 pid=$5 file="$TMP/$1.txt" sent bg
-  local raw="$TMP/raw-$1-$2-$4.txt" base="$RUNS/$1--$2--r$4"
-  local t0 t1 w0 w1 s0 s1 l0 l1 srv_cpu srv_core load_core score lcore
+  local raw="$TMP/raw-$1-$2-$4.txt" base="$RUNS/$1--$2--r$4" h0 m0 h1 m1
+  local t0 t1 w0 w1 s0 s1 l0 l1 c0 c1 srv_cpu srv_core load_core score lcore
   if [[ $PIN == 1 ]]; then score=$SERVER_CPU lcore=$LOAD_CPU; else score="" lcore=""; fi
   # Wait (up to BENCH_IDLE_WAIT seconds) for other processes to leave the machine idle.
   local waited=0
@@ -251,23 +279,35 @@ measure() {
     log "warning: machine ${bg}% busy before this run (other processes): figures will be low and noisy"
   fi
   log "measuring $server, $workload workload, run $rep/$REPEAT, ${DURATION}s"
+  c0=$(cache_counts "$server")
   t0=$(tree_ticks "$pid"); s0=$(core_ticks "$score"); l0=$(core_ticks "$lcore"); w0=$(date +%s%N)
   "${PIN_LOAD[@]}" dnsperf -s "$HOST" -p "$port" -d "$file" -l "$DURATION" "${DNSPERF_FLAGS[@]}" -v \
     >"$raw" 2>&1 || true
   t1=$(tree_ticks "$pid"); s1=$(core_ticks "$score"); l1=$(core_ticks "$lcore"); w1=$(date +%s%N)
+  c1=$(cache_counts "$server")
   srv_cpu=$(awk -v t=$(( t1 - t0 )) -v hz="$CLK_TCK" -v ns=$(( w1 - w0 )) \
     'BEGIN { printf "%.1f", (ns > 0 ? 100 * t / hz / (ns / 1e9) : 0) }')
   srv_core=$(pct_between "$s0" "$s1")
   load_core=$(pct_between "$l0" "$l1")
   local extra="{\"repeat\":$rep,\"backgroundCpuPct\":$bg,\"serverCpuPct\":$srv_cpu,"
-  extra+="\"serverCoreBusyPct\":$srv_core,\"loadCoreBusyPct\":$load_core}"
+  extra+="\"serverCoreBusyPct\":$srv_core,\"loadCoreBusyPct\":$load_core"
+  if [[ $c0 =~ ^[0-9]+\ [0-9]+$ && $c1 =~ ^[0-9]+\ [0-9]+$ ]]; then
+    read -r h0 m0 <<<"$c0"
+    read -r h1 m1 <<<"$c1"
+    extra+=",\"cacheHits\":$(( h1 - h0 )),\"cacheMisses\":$(( m1 - m0 ))"
+    if [[ $workload == cached ]] && (( m1 - m0 > 0 )); then
+      log "warning: $server had $(( m1 - m0 )) cache misses during the cached run (expected none)"
+    fi
+  fi
+  extra+="}"
   if node "$BENCH/parse-dnsperf.js" "$raw" "$extra" >"$base.json"; then
     node -e '
       const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
       const f = (v) => (v == null ? "-" : v.toFixed(3));
       console.error(`    ${Math.round(r.qps)} qps, avg ${f(r.avgLatencyMs)} ms, p99 ${f(r.p99LatencyMs)} ms, ` +
         `lost ${r.lost}; server process ${r.serverCpuPct}% CPU, ` +
-        `server core ${r.serverCoreBusyPct}% busy, load core ${r.loadCoreBusyPct}% busy`);
+        `server core ${r.serverCoreBusyPct}% busy, load core ${r.loadCoreBusyPct}% busy` +
+        (r.cacheHits != null ? `; cache ${r.cacheHits} hits, ${r.cacheMisses} misses` : ""));
     ' "$base.json"
     sent=$(grep -oE 'Queries sent:[[:space:]]+[0-9]+' "$raw" | grep -oE '[0-9]+$' || echo 0)
     if [[ $workload == uncached ]] && (( sent > UNCACHED_NAMES )); then
@@ -357,7 +397,10 @@ server:
     qname-minimisation: no
     minimal-responses: yes
 remote-control:
-    control-enable: no
+    control-enable: yes
+    control-interface: $HOST
+    control-port: $UNBOUND_CONTROL_PORT
+    control-use-cert: no
 forward-zone:
     name: "."
     forward-addr: $HOST@$AUTH_PORT
