@@ -281,8 +281,13 @@ measure() {
   log "measuring $server, $workload workload, run $rep/$REPEAT, ${DURATION}s"
   c0=$(cache_counts "$server")
   t0=$(tree_ticks "$pid"); s0=$(core_ticks "$score"); l0=$(core_ticks "$lcore"); w0=$(date +%s%N)
+  # In the background and waited for, so that a signal to this script is handled at once.
   "${PIN_LOAD[@]}" dnsperf -s "$HOST" -p "$port" -d "$file" -l "$DURATION" "${DNSPERF_FLAGS[@]}" -v \
-    >"$raw" 2>&1 || true
+    >"$raw" 2>&1 &
+  local dp=$!
+  PIDS+=("$dp")
+  wait "$dp" || true
+  forget_pid "$dp"
   t1=$(tree_ticks "$pid"); s1=$(core_ticks "$score"); l1=$(core_ticks "$lcore"); w1=$(date +%s%N)
   c1=$(cache_counts "$server")
   srv_cpu=$(awk -v t=$(( t1 - t0 )) -v hz="$CLK_TCK" -v ns=$(( w1 - w0 )) \
