@@ -28,7 +28,9 @@ export class TcpListener {
 
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer({ noDelay: true }, (s) => this.accept(s));
+      // allowHalfOpen: a client may send its queries and shut its side at once; the
+      // answers still in flight must go out before we close ours (RFC 7766 §6.2.4).
+      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => this.accept(s));
       this.server = server;
       server.once('error', reject);
       server.listen({ host: this.addr.host, port: this.addr.port, ipv6Only: this.addr.family === 6 }, () => {
@@ -65,7 +67,16 @@ export class TcpListener {
     let pending: Buffer | null = null;
     let inflight = 0;
     let closing = false;
+    let lingerTimer: NodeJS.Timeout | null = null;
     const { maxPipelined, idleTimeoutMs } = this.opts;
+
+    // Our side is done: end it, and free the slot even if the client never closes its side.
+    const finish = (): void => {
+      if (lingerTimer !== null) return;
+      sock.end();
+      lingerTimer = setTimeout(() => sock.destroy(), Math.min(idleTimeoutMs, 5_000));
+      lingerTimer.unref();
+    };
 
     const write = (reply: Buffer): void => {
       inflight--;
@@ -75,7 +86,7 @@ export class TcpListener {
         reply.copy(framed, 2);
         sock.write(framed);
       }
-      if (closing && inflight === 0) sock.end();
+      if (closing && inflight === 0) finish();
       else if (sock.isPaused() && inflight < maxPipelined) {
         sock.resume();
         drain();
@@ -100,7 +111,7 @@ export class TcpListener {
     sock.on('timeout', () => {
       // Idle: close once every answer in flight has been written (RFC 7766 §6.2.3).
       closing = true;
-      if (inflight === 0) sock.end();
+      if (inflight === 0) finish();
     });
     sock.on('data', (chunk) => {
       pending = pending === null ? chunk : Buffer.concat([pending, chunk]);
@@ -108,10 +119,13 @@ export class TcpListener {
     });
     sock.on('end', () => {
       closing = true;
-      if (inflight === 0) sock.end();
+      if (inflight === 0) finish();
     });
     sock.on('error', () => { /* reset by peer and the like: nothing to answer */ });
-    sock.on('close', () => this.sockets.delete(sock));
+    sock.on('close', () => {
+      if (lingerTimer !== null) clearTimeout(lingerTimer);
+      this.sockets.delete(sock);
+    });
   }
 
   close(): Promise<void> {
