@@ -164,6 +164,7 @@ const meta = {
     dnsperfCommand: env('BENCH_DNSPERF_CMD'),
     pinning: env('BENCH_PINNING'),
     authoritative: env('BENCH_AUTHORITATIVE'),
+    schoolDnsPolicy: env('BENCH_SCHOOL_POLICY'),
   },
 };
 
@@ -182,6 +183,7 @@ out.push(
   `  ${meta.settings.durationS}s per run, ${meta.settings.clients} clients, ${meta.settings.outstanding} outstanding, ` +
     `1 dnsperf thread, max qps ${meta.settings.maxQps}; ${meta.settings.pinning}`,
 );
+out.push(`  school-dns policy: ${meta.settings.schoolDnsPolicy}`);
 out.push('');
 out.push(
   `${pad('workload', 9)} ${pad('server', 14)} ${lpad('qps', 9)} ${lpad('avg ms', 8)} ${lpad('p50 ms', 8)} ` +

@@ -28,6 +28,12 @@
 #   BENCH_PIN=0              do not pin processes to CPUs (see below)
 #   BENCH_SERVER_CPU=1 BENCH_LOAD_CPU=0 BENCH_UPSTREAM_CPU=0
 #   BENCH_KEEP_TMP=1         keep the temp dir (configs, logs) for inspection
+#   BENCH_SCHOOL_POLICY=bench  school-dns filtering: "bench" = a generated policy whose
+#                            one group blocks BENCH_BLOCKLIST_NAMES (10000) names, none
+#                            under bench.test (filter on, nothing blocked); "off" =
+#                            `policy: file: null` (no filtering). (The shipped policy puts
+#                            127.0.0.1 in its walled-garden default group: every bench.test
+#                            answer would be the block page, measuring nothing we want.)
 #   BENCH_AUTH_PORT=5400 BENCH_BARE_PORT=5350 BENCH_UNBOUND_PORT=5370
 #   BENCH_SCHOOL_PORT=5360 BENCH_SCHOOL_ADMIN_PORT=9160
 #
@@ -55,6 +61,8 @@ SERVER_CPU=${BENCH_SERVER_CPU:-1}
 LOAD_CPU=${BENCH_LOAD_CPU:-0}
 UPSTREAM_CPU=${BENCH_UPSTREAM_CPU:-0}
 KEEP_TMP=${BENCH_KEEP_TMP:-0}
+SCHOOL_POLICY=${BENCH_SCHOOL_POLICY:-bench}
+BLOCKLIST_NAMES=${BENCH_BLOCKLIST_NAMES:-10000}
 AUTH_PORT=${BENCH_AUTH_PORT:-5400}
 BARE_PORT=${BENCH_BARE_PORT:-5350}
 UNBOUND_PORT=${BENCH_UNBOUND_PORT:-5370}
@@ -67,6 +75,7 @@ CACHED_NAMES=1000
 UNCACHED_NAMES=$(( DURATION * 200000 > 3000000 ? DURATION * 200000 : 3000000 ))
 HOST=127.0.0.1
 ZONE=bench.test
+ZONE_ADDR=192.0.2.1   # the wildcard's address; bare-dgram.js answers the same
 
 log() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -166,7 +175,9 @@ start_server() {
       { echo "$name exited during startup; log:"; tail -n 20 "$logfile"; } >"$TMP/why"
       return 1
     fi
-    if node "$BENCH/probe.js" "$HOST" "$port" "probe$i.$ZONE" 1 2>"$TMP/probe.err"; then
+    # The answer must be the zone's address: a server that answers something else (a
+    # block page, a cached error) is not doing the work being measured.
+    if node "$BENCH/probe.js" "$HOST" "$port" "probe$i.$ZONE" 1 "$ZONE_ADDR" 2>"$TMP/probe.err"; then
       log "$name is up on $HOST:$port (pid $STARTED_PID)"
       return 0
     fi
@@ -339,7 +350,7 @@ write_nsd_config() {
 @   IN SOA ns.$ZONE. hostmaster.$ZONE. 1 3600 900 604800 3600
 @   IN NS  ns.$ZONE.
 ns  IN A   127.0.0.1
-*   IN A   192.0.2.1
+*   IN A   $ZONE_ADDR
 EOF
   cat >"$TMP/nsd/nsd.conf" <<EOF
 server:
@@ -414,8 +425,32 @@ EOF
 }
 
 write_school_config() {
-  mkdir -p "$TMP/school-dns"
-  cat >"$TMP/school-dns/school-dns.yaml" <<EOF
+  local dir="$TMP/school-dns" policy_line i
+  mkdir -p "$dir"
+  case $SCHOOL_POLICY in
+    bench)
+      # Filtering on, as in production, but with a group that lets bench.test through:
+      # every query pays for the policy look-up, and none is blocked.
+      for (( i = 0; i < BLOCKLIST_NAMES; i++ )); do echo "b$i.blocked.example"; done >"$dir/blocked.txt"
+      cat >"$dir/bench-policy.yaml" <<EOF
+timezone: Asia/Ho_Chi_Minh
+categories:
+  blocked:
+    description: "$BLOCKLIST_NAMES generated names, none under $ZONE"
+    sources: [blocked.txt]
+groups:
+  bench:
+    description: "block-listed: everything but the blocked category is reachable"
+    block: [blocked]
+defaultGroup: bench
+EOF
+      policy_line="policy:
+  file: bench-policy.yaml" ;;
+    off) policy_line="policy:
+  file: null" ;;
+    *) die "BENCH_SCHOOL_POLICY must be bench or off (not '$SCHOOL_POLICY')" ;;
+  esac
+  cat >"$dir/school-dns.yaml" <<EOF
 server:
   listen: ["$HOST:$SCHOOL_PORT"]
 admin:
@@ -423,6 +458,7 @@ admin:
 resolver:
   mode: forward
   upstreams: ["$HOST:$AUTH_PORT"]
+$policy_line
 log:
   level: warn
 EOF
@@ -545,6 +581,7 @@ BENCH_OUTSTANDING=$OUTSTANDING BENCH_TIMEOUT=$TIMEOUT BENCH_MAX_QPS=$MAX_QPS BEN
 BENCH_CACHED_NAMES=$CACHED_NAMES BENCH_UNCACHED_NAMES=$UNCACHED_NAMES \
 BENCH_DNSPERF_CMD="dnsperf -s $HOST -p PORT -d FILE -l $DURATION ${DNSPERF_FLAGS[*]} -v" \
 BENCH_PINNING="$PINNING" \
+BENCH_SCHOOL_POLICY="$SCHOOL_POLICY$([[ $SCHOOL_POLICY == bench ]] && echo " ($BLOCKLIST_NAMES blocked names, none under $ZONE)")" \
 BENCH_AUTHORITATIVE="NSD $(nsd -v 2>&1 | grep -oiE 'version [0-9.]+' | head -n1 | cut -d' ' -f2), wildcard zone *.$ZONE A 192.0.2.1 TTL 3600, server-count 1" \
   node "$BENCH/report.js" "$RUNS" "$RESULTS"
 
