@@ -1,5 +1,8 @@
 // Wiring only: config -> metrics -> cache -> resolver -> chain -> listeners.
-import { AdminServer } from './admin/http';
+import { AdminServer, Route } from './admin/http';
+import { explain } from './filter/explain';
+import { FilterManager, ReloadOutcome } from './filter/manager';
+import { SchoolFilter } from './filter/school-filter';
 import { AnswerCache } from './cache/answer-cache';
 import { forwardResolver } from './chain/forward-link';
 import type { Config } from './config/types';
@@ -23,7 +26,15 @@ export interface RunningResolver {
   /** Bound ports in config order (UDP and TCP share the configured port unless it was 0). */
   readonly udpPorts: number[];
   readonly tcpPorts: number[];
+  /** The filter's state holder, or null when filtering is off (policy.file null). */
+  readonly filter: FilterManager | null;
+  /** Reloads the policy and lists (the old ones keep serving if it fails). */
+  reload(): Promise<ReloadOutcome | null>;
   close(): Promise<void>;
+}
+
+export class StartupError extends Error {
+  readonly code = 'STARTUP_FAILED';
 }
 
 export interface StartOptions {
@@ -47,7 +58,17 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
     observe: (u, outcome, seconds) => metrics.upstream(u, outcome, seconds),
     onCoalesced: () => metrics.coalescedQuery(),
   });
-  const { chain, links } = buildChain({ metrics, cache, resolve: forwardResolver(forwarder) });
+  let manager: FilterManager | null = null;
+  let filter: SchoolFilter | undefined;
+  if (config.policy.file) {
+    manager = new FilterManager(config.policy.file, log, metrics);
+    const first = await manager.reload();
+    if (!first.ok) throw new StartupError(`the policy could not be loaded: ${first.error}`);
+    filter = new SchoolFilter(manager, config.blocking, metrics);
+  } else {
+    log.warn('filtering is off (policy.file is null): every name resolves');
+  }
+  const { chain, links } = buildChain({ metrics, cache, resolve: forwardResolver(forwarder), filter, identify: filter?.identify });
   log.info('handler chain', { links: links.join(' -> ') });
   const dispatcher = new Dispatcher(chain, metrics, log, config.log.queries);
 
@@ -68,9 +89,29 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
       tcp.push(t);
     }
     if (config.admin.listen) {
+      const routes = new Map<string, Route>();
+      routes.set('POST /reload', async () => {
+        if (!manager) return { status: 409, body: { ok: false, error: 'filtering is off (policy.file is null): nothing to reload' } };
+        const r = await manager.reload();
+        return { status: r.ok ? 200 : 500, body: r };
+      });
+      routes.set('GET /explain', async (url) => {
+        const name = url.searchParams.get('name');
+        const client = url.searchParams.get('client') ?? '';
+        const state = manager?.state;
+        if (!state) return { status: 409, body: { error: 'filtering is off (policy.file is null)' } };
+        if (!name) return { status: 400, body: { error: 'give ?name=NAME&client=ADDRESS' } };
+        try {
+          return { status: 200, body: explain(state, name, client, config.blocking) };
+        } catch (e) {
+          if ((e as { code?: string }).code === 'EXPLAIN_BAD_INPUT') return { status: 400, body: { error: (e as Error).message } };
+          throw e;
+        }
+      });
       admin = new AdminServer(config.admin.listen, metrics, () => ({
         ok: true, uptimeSeconds: Math.round(process.uptime()), cacheEntries: cache.size, inflight: metrics.inflight,
-      }), log);
+        lists: manager?.state ? { names: manager.state.trie.nameCount, builtAt: new Date(manager.state.builtAt).toISOString() } : null,
+      }), log, routes);
       await admin.start();
     }
   } catch (e) {
@@ -84,6 +125,8 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
     adminPort: admin?.port ?? null,
     udpPorts: udp.map((l) => l.port),
     tcpPorts: tcp.map((l) => l.port),
+    filter: manager,
+    reload: () => (manager ? manager.reload() : Promise.resolve(null)),
     close: closeAll,
   };
 }

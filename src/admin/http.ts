@@ -9,6 +9,12 @@ export interface Health {
   readonly [key: string]: unknown;
 }
 
+/** An admin API route: answers with a status and a JSON body. */
+export type Route = (url: URL, req: http.IncomingMessage) => Promise<{ status: number; body: unknown }>;
+
+/** Routes keyed by "METHOD /path", e.g. "POST /reload". */
+export type Routes = ReadonlyMap<string, Route>;
+
 export class AdminServer {
   private server: http.Server | null = null;
 
@@ -17,6 +23,7 @@ export class AdminServer {
     private readonly metrics: Metrics,
     private readonly health: () => Health,
     private readonly log: Logger,
+    private readonly routes: Routes = new Map(),
   ) {}
 
   start(): Promise<void> {
@@ -45,7 +52,15 @@ export class AdminServer {
   }
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
+    const route = this.routes.get(`${req.method} ${path}`);
+    if (route) {
+      const { status, body } = await route(url, req);
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body, null, 2) + '\n');
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
       res.end('method not allowed\n');

@@ -5,9 +5,12 @@ import { ConfigError, defaultConfig, loadConfigFile } from '../config/load';
 import type { Config } from '../config/types';
 import { createLogger } from '../log/logger';
 import { startResolver } from '../main';
+import { adminRequest, DEFAULT_ADMIN } from './admin-client';
 
+const EXIT_FAILED = 1;
 const EXIT_CONFIG = 2;
 const EXIT_START = 3;
+const EXIT_UNREACHABLE = 4;
 
 function readConfig(path: string | undefined): Config {
   try {
@@ -29,7 +32,8 @@ async function serve(opts: { config?: string }): Promise<void> {
     running = await startResolver(config, log);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const hint = err.code === 'EADDRINUSE' ? ' (another program already uses this address and port)'
+    const hint = err.code === 'STARTUP_FAILED' ? ''
+      : err.code === 'EADDRINUSE' ? ' (another program already uses this address and port)'
       : err.code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
       : err.code === 'EADDRNOTAVAIL' ? ' (this machine has no such address)' : '';
     log.error(`could not start: ${err.message}${hint}`, { err });
@@ -42,6 +46,10 @@ async function serve(opts: { config?: string }): Promise<void> {
     log.info('stopping', { signal });
     running.close().then(() => process.exit(0), () => process.exit(1));
   };
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading the policy and lists');
+    void running.reload();
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('uncaughtException', (err) => {
@@ -49,6 +57,76 @@ async function serve(opts: { config?: string }): Promise<void> {
     log.error('uncaught exception; exiting', { err });
     process.exit(70);
   });
+}
+
+interface ReloadBody {
+  ok: boolean; changed: boolean; durationMs: number; names: number; error?: string;
+  categories: { name: string; entries: number }[];
+  sources: { category: string; origin: string; format: string; entries: number; invalid: number; error?: string; invalidSamples: { line: number; reason: string }[] }[];
+}
+
+async function reload(opts: { admin: string; json?: boolean }): Promise<void> {
+  const { status, body } = await adminRequest(opts.admin, 'POST', 'reload');
+  const r = body as ReloadBody;
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(body, null, 2) + '\n');
+  } else if (typeof body !== 'object' || body === null) {
+    process.stdout.write(`unexpected answer (HTTP ${status}): ${String(body)}\n`);
+  } else if (!r.ok) {
+    process.stdout.write(`reload FAILED: ${r.error}\nThe previous lists are still in use.\n`);
+  } else {
+    process.stdout.write(r.changed
+      ? `reloaded in ${(r.durationMs / 1000).toFixed(1)} s: ${r.names} names\n`
+      : `nothing changed since the last load: ${r.names} names\n`);
+    for (const c of r.categories) process.stdout.write(`  ${c.name.padEnd(28)} ${String(c.entries).padStart(9)} entries\n`);
+    for (const s of r.sources) {
+      if (s.error) process.stdout.write(`  ! ${s.origin}: ${s.error}\n`);
+      else if (s.invalid > 0) process.stdout.write(`  ${s.origin}: ${s.invalid} invalid lines skipped (first at line ${s.invalidSamples.map((x) => x.line).slice(0, 5).join(', ')})\n`);
+    }
+  }
+  process.exitCode = status === 200 && r.ok ? 0 : EXIT_FAILED;
+}
+
+interface ExplainBody {
+  name: string; client: { address: string; school: string; group: string };
+  decision: 'pass' | 'allow' | 'block'; category: string | null; answer: string;
+  matches: { category: string; matched: string; kind: 'block' | 'allow'; source: string | null; line: number | null }[];
+  allowedBy: { category: string; matched: string; source: string | null; line: number | null } | null;
+  overrode?: string | null;
+}
+
+async function check(name: string, opts: { client: string; admin: string; json?: boolean }): Promise<void> {
+  const { status, body } = await adminRequest(opts.admin, 'GET', `explain?name=${encodeURIComponent(name)}&client=${encodeURIComponent(opts.client)}`);
+  if (opts.json || typeof body !== 'object' || body === null || status !== 200) {
+    process.stdout.write((typeof body === 'string' ? body : JSON.stringify(body, null, 2)) + '\n');
+    process.exitCode = status === 200 ? 0 : EXIT_FAILED;
+    return;
+  }
+  const e = body as ExplainBody;
+  const lines = [
+    `name:     ${e.name}`,
+    `client:   ${e.client.address} -> school "${e.client.school}", group "${e.client.group}"`,
+    `decision: ${e.decision.toUpperCase()}${e.category ? ` (${e.category})` : ''}`,
+    `answer:   ${e.answer}`,
+  ];
+  for (const m of e.matches) {
+    lines.push(`  ${m.kind === 'allow' ? 'allow rule' : 'listed   '} ${m.matched} in ${m.category}${m.source ? ` (${m.source}${m.line ? `:${m.line}` : ''})` : ''}`);
+  }
+  if (e.allowedBy) lines.push(`  ${e.overrode ? `${e.overrode} ` : ''}overridden by the allow rule ${e.allowedBy.matched} (${e.allowedBy.category}${e.allowedBy.source ? `, ${e.allowedBy.source}${e.allowedBy.line ? `:${e.allowedBy.line}` : ''}` : ''})`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** Runs an admin-API command; an unreachable server is exit code 4 with advice. */
+function viaAdmin<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ADMIN_UNREACHABLE') throw e;
+      process.stderr.write(`school-dns: ${(e as Error).message}\n`);
+      process.exitCode = EXIT_UNREACHABLE;
+    }
+  };
 }
 
 export function buildProgram(): Command {
@@ -61,6 +139,21 @@ export function buildProgram(): Command {
     .description('run the resolver (on the embedded default configuration unless --config is given)')
     .addOption(new Option('-c, --config <file>', 'YAML configuration file').env('SCHOOL_DNS_CONFIG'))
     .action(serve);
+  const adminOption = (): Option => new Option('--admin <url>', 'admin API of the running school-dns').default(DEFAULT_ADMIN).env('SCHOOL_DNS_ADMIN');
+  program
+    .command('reload')
+    .description('reload the policy and rebuild every list in a running school-dns (the old lists keep serving if it fails)')
+    .addOption(adminOption())
+    .option('--json', 'print the full result as JSON')
+    .action(viaAdmin(reload));
+  program
+    .command('check')
+    .description('explain what a running school-dns decides for NAME when CLIENT asks')
+    .argument('<name>', 'domain name, e.g. www.example.com')
+    .requiredOption('--client <address>', 'client IP address (decides the school and age group)')
+    .addOption(adminOption())
+    .option('--json', 'print the explanation as JSON')
+    .action(viaAdmin(check));
   return program;
 }
 

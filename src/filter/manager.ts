@@ -1,0 +1,169 @@
+// Owns the filter's state: loads the policy, builds its lists in a worker, and swaps the
+// result in with one assignment. A reload that fails keeps the old state serving, and says
+// why in its outcome, the log and the metrics.
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../log/logger';
+import { buildInWorker, SourceResult } from '../lists/build';
+import type { Metrics } from '../metrics/metrics';
+import { FastCounter, FastHistogram, KeyedCounter, Series } from '../metrics/fast';
+import { compilePolicy } from '../policy/policy';
+import { parsePolicy } from '../policy/load';
+import type { FilterState } from './state';
+
+export interface ReloadOutcome {
+  readonly ok: boolean;
+  /** False when nothing had changed since the last build, so nothing was rebuilt. */
+  readonly changed: boolean;
+  readonly durationMs: number;
+  readonly names: number;
+  readonly categories: ReadonlyArray<{ name: string; entries: number }>;
+  readonly sources: readonly SourceResult[];
+  readonly error?: string;
+}
+
+const RELOAD_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+export class FilterManager {
+  private current: FilterState | null = null;
+  private running: Promise<ReloadOutcome> | null = null;
+  private queued: Promise<ReloadOutcome> | null = null;
+  private readonly reloads: FastCounter;
+  private readonly reloadDuration: FastHistogram;
+  private readonly listEntries: KeyedCounter;
+  private readonly sourceInvalid: KeyedCounter;
+  private lastSuccess = 0;
+
+  constructor(private readonly policyFile: string, private readonly log: Logger, metrics: Metrics) {
+    const r = metrics.registry;
+    this.reloads = new FastCounter('school_dns_list_reloads_total', 'List and policy reloads, by result.',
+      [{ result: 'ok' }, { result: 'unchanged' }, { result: 'failed' }], r);
+    this.reloadDuration = new FastHistogram('school_dns_list_reload_duration_seconds', 'Time to load the policy and rebuild its lists.', RELOAD_BUCKETS, [{}], r);
+    this.listEntries = new KeyedCounter('school_dns_list_entries', 'Entries loaded per category (names from lists and the policy).', ['category'], r, 'gauge');
+    this.sourceInvalid = new KeyedCounter('school_dns_list_invalid_lines', 'Lines skipped as invalid, per category.', ['category'], r, 'gauge');
+    metrics.gauge('school_dns_list_names', 'Distinct names in the domain trie.', () => this.current?.trie.nameCount ?? 0);
+    metrics.gauge('school_dns_list_last_success_timestamp_seconds', 'When the lists were last built successfully (Unix time).', () => this.lastSuccess / 1000);
+  }
+
+  /** The state queries are checked against now (null before the first successful load). */
+  get state(): FilterState | null {
+    return this.current;
+  }
+
+  /**
+   * Loads (or reloads) the policy and its lists. Calls made while one runs share a single
+   * follow-up run, so a burst of reload requests costs at most one extra build.
+   */
+  reload(): Promise<ReloadOutcome> {
+    if (this.queued) return this.queued;
+    if (!this.running) {
+      this.running = this.run().finally(() => { this.running = null; });
+      return this.running;
+    }
+    this.queued = this.running.then(() => {
+      this.queued = null;
+      return this.reload();
+    });
+    return this.queued;
+  }
+
+  private async run(): Promise<ReloadOutcome> {
+    const t0 = performance.now();
+    const initial = this.current === null;
+    const fail = (error: string, sources: readonly SourceResult[] = []): ReloadOutcome => {
+      const durationMs = performance.now() - t0;
+      this.reloads.inc(2);
+      this.log.error(initial ? 'could not load the policy and lists' : 'reload failed; the previous lists keep serving', { error, policy: this.policyFile });
+      return { ok: false, changed: false, durationMs, names: this.current?.trie.nameCount ?? 0, categories: [], sources, error };
+    };
+    let text: string;
+    try {
+      text = readFileSync(this.policyFile, 'utf8');
+    } catch (e) {
+      return fail(`cannot read the policy file ${this.policyFile}: ${(e as Error).message}`);
+    }
+    let policy;
+    try {
+      policy = compilePolicy(parsePolicy(text, this.policyFile));
+    } catch (e) {
+      return fail((e as Error).message);
+    }
+    const fingerprint = fingerprintOf(text, policy.sources);
+    const prev = this.current;
+    if (prev && fingerprint !== null && fingerprint === prev.fingerprint) {
+      this.reloads.inc(1);
+      this.log.info('lists unchanged; nothing rebuilt');
+      return { ok: true, changed: false, durationMs: performance.now() - t0, names: prev.trie.nameCount, categories: categoryList(prev), sources: prev.sources };
+    }
+    let built;
+    try {
+      built = await buildInWorker({
+        categories: policy.sources, inline: policy.inlineNames, categoryCount: policy.categories.length,
+        baseDir: path.dirname(this.policyFile), expectedNames: prev?.trie.nameCount,
+      });
+    } catch (e) {
+      return fail((e as Error).message);
+    }
+    const broken = built.sources.filter((s) => s.error);
+    if (broken.length > 0 && !initial) {
+      return fail(`${broken.length} list source(s) could not be read: ${broken.map((s) => `${s.origin}: ${s.error}`).join('; ')}`, built.sources);
+    }
+    const buildMs = performance.now() - t0;
+    const next: FilterState = {
+      policy, trie: built.trie, sources: built.sources, entriesPerCategory: built.entriesPerCategory,
+      builtAt: Date.now(), buildMs, fingerprint: fingerprint ?? `${Date.now()}`,
+    };
+    this.current = next; // the swap: queries from here on use the new state
+    this.lastSuccess = next.builtAt;
+    this.reloads.inc(0);
+    this.reloadDuration.observe(0, buildMs / 1000);
+    this.publish(next);
+    for (const s of broken) this.log.error('a list source could not be read; its category starts without it', { origin: s.origin, category: s.category, error: s.error });
+    for (const s of built.sources) {
+      if (s.invalid > 0) this.log.warn('list lines skipped as invalid', { origin: s.origin, invalid: s.invalid, first: s.invalidSamples.slice(0, 3) });
+    }
+    this.log.info(initial ? 'lists loaded' : 'lists reloaded', {
+      names: next.trie.nameCount, categories: policy.categories.length, groups: policy.groups.length, ms: Math.round(buildMs),
+    });
+    return { ok: true, changed: true, durationMs: buildMs, names: next.trie.nameCount, categories: categoryList(next), sources: next.sources };
+  }
+
+  private publish(s: FilterState): void {
+    const keep = new Set<Series>();
+    const invalid = new Set<Series>();
+    s.policy.categories.forEach((name, bit) => {
+      const e = this.listEntries.series(name);
+      e.value = s.entriesPerCategory[bit] ?? 0;
+      keep.add(e);
+      const inv = this.sourceInvalid.series(name);
+      inv.value = s.sources.filter((x) => x.category === name).reduce((a, x) => a + x.invalid, 0);
+      invalid.add(inv);
+    });
+    this.listEntries.retain(keep);
+    this.sourceInvalid.retain(invalid);
+  }
+}
+
+function categoryList(s: FilterState): { name: string; entries: number }[] {
+  return s.policy.categories.map((name, bit) => ({ name, entries: s.entriesPerCategory[bit] ?? 0 }));
+}
+
+/**
+ * The inputs' identity: the policy text and each file source's mtime and size. Null when a
+ * source is a URL (its content can change without notice) or a file cannot be stat'ed.
+ */
+function fingerprintOf(policyText: string, sources: ReadonlyArray<{ specs: ReadonlyArray<{ path?: string; url?: string }> }>): string | null {
+  const parts = [policyText];
+  for (const s of sources) {
+    for (const spec of s.specs) {
+      if (!spec.path) return null;
+      try {
+        const st = statSync(spec.path);
+        parts.push(`${spec.path}\u0000${st.mtimeMs}\u0000${st.size}`);
+      } catch {
+        return null;
+      }
+    }
+  }
+  return parts.join('\u0001');
+}
