@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { decode, dnsPacket, query, rcodeOf } from '../helpers/packets';
-import { loopback, startTestResolver, TestResolver } from '../helpers/resolver';
+import { startTestResolver, TestResolver } from '../helpers/resolver';
 import { ScriptedUpstream } from '../helpers/upstream';
 import { promValue, scrape } from '../helpers/client';
 
