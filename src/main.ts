@@ -80,13 +80,23 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
   };
   try {
     for (const addr of config.server.listen) {
-      const u = new UdpListener(addr, dispatcher, log);
-      await u.start();
-      udp.push(u);
-      // Port 0 (tests): let TCP take the same port number UDP was given.
-      const t = new TcpListener(addr.port === 0 ? { ...addr, port: u.port } : addr, config.server.tcp, dispatcher, metrics, log);
-      await t.start();
-      tcp.push(t);
+      // Port 0 (tests): TCP takes the port number the OS gave UDP; if some TCP socket
+      // already holds that number, try another pair.
+      for (let attempt = 1; ; attempt++) {
+        const u = new UdpListener(addr, dispatcher, log);
+        await u.start();
+        const t = new TcpListener(addr.port === 0 ? { ...addr, port: u.port } : addr, config.server.tcp, dispatcher, metrics, log);
+        try {
+          await t.start();
+        } catch (e) {
+          await u.close();
+          if (addr.port === 0 && (e as { code?: string }).code === 'EADDRINUSE' && attempt < 10) continue;
+          throw e;
+        }
+        udp.push(u);
+        tcp.push(t);
+        break;
+      }
     }
     if (config.admin.listen) {
       const routes = new Map<string, Route>();

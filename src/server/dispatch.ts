@@ -28,7 +28,7 @@ export class Dispatcher {
     if (isRejection(parsed)) {
       this.metrics.rejectedPacket(parsed.reason);
       if (parsed.action === 'reply') {
-        this.metrics.response(parsed.rcode & 0xf);
+        this.metrics.response(parsed.rcode);
         send(emptyReply(buf, parsed, parsed.rcode));
         return true;
       }

@@ -51,6 +51,8 @@ const PENALTY_MAX_MS = 120_000;
 
 export class Forwarder {
   private readonly servers: ServerState[];
+  /** Counts replies that were not ours (wrong address, ID or question) per server. */
+  private readonly observers = new Map<ServerState, { mismatch(): void }>();
   private readonly inflight = new Map<string, Promise<Answer>>();
 
   constructor(private readonly opts: ForwarderOptions) {
@@ -99,7 +101,7 @@ export class Forwarder {
       const o: QueryOptions = { question: req.question, edns: !state.noEdns, dnssecOk: req.dnssecOk, checkingDisabled: req.checkingDisabled };
       const t0 = performance.now();
       try {
-        let result = await udpExchange(state.server, o, Math.min(this.opts.timeoutMs, remaining));
+        let result = await udpExchange(state.server, o, Math.min(this.opts.timeoutMs, remaining), this.observerFor(state));
         if (result.msg.flags & Flag.TC) {
           this.observe(state, 'truncated');
           result = await tcpExchange(state.server, o, Math.max(1, Math.min(this.opts.timeoutMs, deadline - Date.now())));
@@ -109,7 +111,7 @@ export class Forwarder {
           // RFC 6891 §7: a server that does not understand EDNS answers FORMERR; ask again without it.
           this.observe(state, 'formerr');
           state.noEdns = true;
-          result = await udpExchange(state.server, { ...o, edns: false }, Math.max(1, Math.min(this.opts.timeoutMs, deadline - Date.now())));
+          result = await udpExchange(state.server, { ...o, edns: false }, Math.max(1, Math.min(this.opts.timeoutMs, deadline - Date.now())), this.observerFor(state));
           if (result.msg.flags & Flag.TC) result = await tcpExchange(state.server, { ...o, edns: false }, Math.max(1, deadline - Date.now()));
           rcode = result.msg.rcode;
         }
@@ -132,6 +134,15 @@ export class Forwarder {
       }
     }
     throw new UpstreamError(`every upstream failed (${outcomes.join('; ') || 'no time left'})`, outcomes);
+  }
+
+  private observerFor(state: ServerState): { mismatch(): void } {
+    let o = this.observers.get(state);
+    if (!o) {
+      o = { mismatch: () => this.observe(state, 'mismatch') };
+      this.observers.set(state, o);
+    }
+    return o;
   }
 
   private toAnswer(result: ExchangeResult): Answer {

@@ -199,10 +199,7 @@ describe('Dispatcher: malformed input never reaches the chain', () => {
     expect(opt.extendedRcode).toBe(1);
   });
 
-  // SRC BUG (src/server/dispatch.ts, Dispatcher.handle): rejections are counted with
-  // metrics.response(parsed.rcode & 0xf), so a BADVERS (16) reply is counted as
-  // rcode="NOERROR" although the metric has a BADVERS series; it should pass parsed.rcode.
-  it.failing('counts a BADVERS reply under rcode="BADVERS", not NOERROR', async () => {
+  it('counts a BADVERS reply under rcode="BADVERS", not NOERROR', async () => {
     const { dispatcher, metrics } = setup(never);
     const q = query('v1.example', 'A', { id: 92, edns: true });
     q[q.length - 5] = 1;
