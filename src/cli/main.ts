@@ -158,6 +158,11 @@ export function buildProgram(): Command {
 }
 
 export function run(argv: string[]): void {
+  // Output piped into `head` and the like: a closed pipe is not an error worth a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   buildProgram().parseAsync(argv).catch((e) => {
     process.stderr.write(`school-dns: ${(e as Error).message}\n`);
     process.exit(1);
