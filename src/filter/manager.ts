@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger';
 import { buildInWorker, SourceResult } from '../lists/build';
 import type { Metrics } from '../metrics/metrics';
 import { FastCounter, FastHistogram, KeyedCounter, Series } from '../metrics/fast';
-import { compilePolicy } from '../policy/policy';
+import { compilePolicy, CompiledPolicy } from '../policy/policy';
 import { parsePolicy } from '../policy/load';
 import type { FilterState } from './state';
 
@@ -88,12 +88,18 @@ export class FilterManager {
     } catch (e) {
       return fail((e as Error).message);
     }
-    const fingerprint = fingerprintOf(text, policy.sources);
+    const fingerprint = listsFingerprint(policy);
     const prev = this.current;
     if (prev && fingerprint !== null && fingerprint === prev.fingerprint) {
-      this.reloads.inc(1);
-      this.log.info('lists unchanged; nothing rebuilt');
-      return { ok: true, changed: false, durationMs: performance.now() - t0, names: prev.trie.nameCount, categories: categoryList(prev), sources: prev.sources };
+      if (prev.policyText === text) {
+        this.reloads.inc(1);
+        this.log.info('policy and lists unchanged; nothing rebuilt');
+        return { ok: true, changed: false, durationMs: performance.now() - t0, names: prev.trie.nameCount, categories: categoryList(prev), sources: prev.sources };
+      }
+      // Only the policy changed (schools, groups, schedules), not what the lists hold:
+      // keep the trie, swap in the new policy. No list file is read or parsed.
+      const next: FilterState = { ...prev, policy, policyText: text, builtAt: Date.now(), buildMs: performance.now() - t0 };
+      return this.swap(next, initial, t0, null);
     }
     let built;
     try {
@@ -108,24 +114,28 @@ export class FilterManager {
     if (broken.length > 0 && !initial) {
       return fail(`${broken.length} list source(s) could not be read: ${broken.map((s) => `${s.origin}: ${s.error}`).join('; ')}`, built.sources);
     }
-    const buildMs = performance.now() - t0;
     const next: FilterState = {
       policy, trie: built.trie, sources: built.sources, entriesPerCategory: built.entriesPerCategory,
-      builtAt: Date.now(), buildMs, fingerprint: fingerprint ?? `${Date.now()}`,
+      builtAt: Date.now(), buildMs: performance.now() - t0, fingerprint, policyText: text,
     };
+    return this.swap(next, initial, t0, broken);
+  }
+
+  /** Makes `next` the state queries use. `broken` is null when the lists were not rebuilt. */
+  private swap(next: FilterState, initial: boolean, t0: number, broken: readonly SourceResult[] | null): ReloadOutcome {
     this.current = next; // the swap: queries from here on use the new state
     this.lastSuccess = next.builtAt;
     this.reloads.inc(0);
-    this.reloadDuration.observe(0, buildMs / 1000);
+    this.reloadDuration.observe(0, next.buildMs / 1000);
     this.publish(next);
-    for (const s of broken) this.log.error('a list source could not be read; its category starts without it', { origin: s.origin, category: s.category, error: s.error });
-    for (const s of built.sources) {
+    for (const s of broken ?? []) this.log.error('a list source could not be read; its category starts without it', { origin: s.origin, category: s.category, error: s.error });
+    for (const s of broken ? next.sources : []) {
       if (s.invalid > 0) this.log.warn('list lines skipped as invalid', { origin: s.origin, invalid: s.invalid, first: s.invalidSamples.slice(0, 3) });
     }
-    this.log.info(initial ? 'lists loaded' : 'lists reloaded', {
-      names: next.trie.nameCount, categories: policy.categories.length, groups: policy.groups.length, ms: Math.round(buildMs),
+    this.log.info(initial ? 'lists loaded' : broken ? 'lists reloaded' : 'policy reloaded; lists unchanged, not rebuilt', {
+      names: next.trie.nameCount, categories: next.policy.categories.length, groups: next.policy.groups.length, ms: Math.round(performance.now() - t0),
     });
-    return { ok: true, changed: true, durationMs: buildMs, names: next.trie.nameCount, categories: categoryList(next), sources: next.sources };
+    return { ok: true, changed: true, durationMs: performance.now() - t0, names: next.trie.nameCount, categories: categoryList(next), sources: next.sources };
   }
 
   private publish(s: FilterState): void {
@@ -149,17 +159,19 @@ function categoryList(s: FilterState): { name: string; entries: number }[] {
 }
 
 /**
- * The inputs' identity: the policy text and each file source's mtime and size. Null when a
- * source is a URL (its content can change without notice) or a file cannot be stat'ed.
+ * The identity of what the trie holds: the categories (their order gives the bits), each
+ * category's sources with each file's mtime and size, and the groups' inline names. Null
+ * when a source is a URL (its content can change without notice) or a file cannot be stat'ed.
  */
-function fingerprintOf(policyText: string, sources: ReadonlyArray<{ specs: ReadonlyArray<{ path?: string; url?: string }> }>): string | null {
-  const parts = [policyText];
-  for (const s of sources) {
+function listsFingerprint(policy: CompiledPolicy): string | null {
+  const parts = [policy.categories.join('\u0000'), JSON.stringify(policy.inlineNames)];
+  for (const s of policy.sources) {
+    parts.push(`${s.bit}\u0000${s.category}`);
     for (const spec of s.specs) {
       if (!spec.path) return null;
       try {
         const st = statSync(spec.path);
-        parts.push(`${spec.path}\u0000${st.mtimeMs}\u0000${st.size}`);
+        parts.push(`${spec.path}\u0000${spec.format}\u0000${st.mtimeMs}\u0000${st.size}`);
       } catch {
         return null;
       }

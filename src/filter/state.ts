@@ -25,6 +25,8 @@ export interface FilterState {
   readonly entriesPerCategory: readonly number[];
   readonly builtAt: number;
   readonly buildMs: number;
-  /** Identity of the inputs: policy text and every source's mtime/size. */
-  readonly fingerprint: string;
+  /** Identity of what the trie holds (see listsFingerprint); null when it cannot be known (URL sources). */
+  readonly fingerprint: string | null;
+  /** The policy file's text this state was compiled from. */
+  readonly policyText: string;
 }

@@ -58,6 +58,18 @@ describe('FilterManager', () => {
     expect(blocked('b.example')).toBe(false);
   });
 
+  it('swaps in a policy change that leaves the lists alone without reading or parsing any list', async () => {
+    await manager.reload();
+    const old = manager.state!;
+    writeFileSync(path.join(dir, 'policy.yaml'), POLICY + 'schools:\n  - name: New school\n    networks: [{ cidr: 10.9.0.0/16, group: kids }]\n');
+    const r = await manager.reload();
+    expect(r).toMatchObject({ ok: true, changed: true });
+    expect(manager.state!.trie).toBe(old.trie); // a rebuild would have made a new trie
+    expect(manager.state!.policy).not.toBe(old.policy);
+    expect(manager.state!.policy.identify('10.9.1.1').school).toBe('New school');
+    expect(lines.some((l) => l.msg === 'policy reloaded; lists unchanged, not rebuilt')).toBe(true);
+  });
+
   it('keeps the old state when the policy is broken or a source disappears', async () => {
     await manager.reload();
     const old = manager.state;

@@ -40,7 +40,7 @@ function stateWith(entries: [string, string, boolean?][]): FilterState {
   const b = new TrieBuilder();
   for (const [name, cat, exception] of entries) b.add(name, policy.categories.indexOf(cat), exception ?? false);
   const trie = b.build();
-  return { policy, trie, sources: [], entriesPerCategory: [], builtAt: 0, buildMs: 0, fingerprint: 'x' };
+  return { policy, trie, sources: [], entriesPerCategory: [], builtAt: 0, buildMs: 0, fingerprint: 'x', policyText: '' };
 }
 
 function setup(entries: [string, string, boolean?][], blocking = { sinkholeIPv4: '10.9.9.9', sinkholeIPv6: '2001:db8::9', ttl: 45 }) {
