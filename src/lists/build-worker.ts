@@ -1,6 +1,8 @@
 // Runs in a worker thread: reads every list source of a policy, parses it, and builds the
 // domain trie, so a reload of millions of names never stalls the event loop that answers
 // queries. The finished trie goes back as transferred ArrayBuffers (no copy).
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { parseList } from './parse';
 import { readSource } from './source';
@@ -40,7 +42,22 @@ async function build(req: BuildRequest): Promise<BuildResponse> {
   return { ok: true, trie: trie.data, sources, entriesPerCategory, names: trie.nameCount };
 }
 
+/**
+ * Lowers this thread's CPU priority (nice 19) so that on a small machine the event loop
+ * answering queries always wins the CPU over a rebuild. On Linux, setpriority() with a
+ * thread's id applies to that thread alone; /proc/thread-self names it. Elsewhere: no-op.
+ */
+function yieldCpuToQueries(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (tid > 0 && tid !== process.pid) setPriority(tid, 19);
+  } catch {
+    // not Linux, or not permitted: build at normal priority
+  }
+}
+
 if (parentPort) {
+  yieldCpuToQueries();
   const port = parentPort;
   port.on('message', (req: BuildRequest) => {
     build(req).then(
