@@ -511,67 +511,68 @@ if has "$SERVERS" school-dns; then
 fi
 
 # ---- run ----------------------------------------------------------------------------------
-# bench_server NAME PORT LOGFILE NEEDS_UPSTREAM WORKLOADS CMD...
-# For each workload and repeat: [start the upstream,] start the server alone, warm it
-# (cached workload), measure, stop it. A fresh process per run, so no run sees
-# another's cache.
-bench_server() {
-  local name=$1 port=$2 logfile=$3 needs_upstream=$4 workloads=$5 w rep pid
-  shift 5
-  for w in $workloads; do
-    has "$WORKLOADS" "$w" || continue
-    for rep in $(seq "$REPEAT"); do
-      if [[ $needs_upstream == 1 ]] && ! start_upstream; then
-        fail_run "$w" "$name" "$rep" "upstream did not start: $(cat "$TMP/why")"
-        continue
-      fi
-      if ! start_server "$name" "$port" "$logfile.$w.$rep" "$@"; then
-        fail_run "$w" "$name" "$rep" "$(cat "$TMP/why")"
-        continue
-      fi
-      pid=$STARTED_PID
-      [[ $w == cached ]] && warm "$port"
-      measure "$w" "$name" "$port" "$rep" "$pid"
-      stop_server "$pid"
-      # Anything the server said beyond routine info lines may matter (errors, drops).
-      if grep -vqE ' (info|notice): |listening on|^[[:space:]]*$' "$logfile.$w.$rep"; then
-        log "$name wrote to stdout/stderr during the $w run (last lines):"
-        grep -vE ' (info|notice): |listening on|^[[:space:]]*$' "$logfile.$w.$rep" | tail -n 5 | sed 's/^/    /' >&2
-      fi
-    done
-  done
+# bench_one NAME PORT LOGFILE NEEDS_UPSTREAM WORKLOAD REPEAT CMD...
+# [Start the upstream,] start the server alone, warm it (cached workload), measure,
+# stop it. A fresh process per run, so no run sees another's cache.
+bench_one() {
+  local name=$1 port=$2 logfile=$3 needs_upstream=$4 w=$5 rep=$6 pid
+  shift 6
+  has "$WORKLOADS" "$w" || return 0
+  if [[ $needs_upstream == 1 ]]; then
+    if ! start_upstream; then
+      fail_run "$w" "$name" "$rep" "upstream did not start: $(cat "$TMP/why")"
+      return 0
+    fi
+  elif [[ -n $UPSTREAM_PID ]]; then
+    stop_server "$UPSTREAM_PID"
+    UPSTREAM_PID=""
+  fi
+  if ! start_server "$name" "$port" "$logfile.$w.$rep" "$@"; then
+    fail_run "$w" "$name" "$rep" "$(cat "$TMP/why")"
+    return 0
+  fi
+  pid=$STARTED_PID
+  [[ $w == cached ]] && warm "$port"
+  measure "$w" "$name" "$port" "$rep" "$pid"
+  stop_server "$pid"
+  # Anything the server said beyond routine info lines may matter (errors, drops).
+  if grep -vqE ' (info|notice): |listening on|^[[:space:]]*$' "$logfile.$w.$rep"; then
+    log "$name wrote to stdout/stderr during the $w run (last lines):"
+    grep -vE ' (info|notice): |listening on|^[[:space:]]*$' "$logfile.$w.$rep" | tail -n 5 | sed 's/^/    /' >&2
+  fi
 }
 
-# 1. The authoritative measured directly, on the server core (before it is started as
-#    the upstream: same port).
-if has "$SERVERS" authoritative; then
-  bench_server authoritative "$AUTH_PORT" "$TMP/nsd/stdout.log" 0 "cached uncached" \
-    "${PIN_SERVER[@]}" nsd -d -c "$TMP/nsd/nsd.conf"
-fi
-
-# 2. The bare Node server: cached workload only (it has nothing to fetch).
-if has "$SERVERS" bare-node; then
-  bench_server bare-node "$BARE_PORT" "$TMP/bare-node.log" 0 "cached" \
-    "${PIN_SERVER[@]}" node "$BENCH/bare-dgram.js" "$BARE_PORT" "$HOST"
-fi
-
-# 3. Unbound, 4. school-dns: forwarding to the authoritative.
-if has "$SERVERS" unbound; then
-  bench_server unbound "$UNBOUND_PORT" "$TMP/unbound/unbound.log" 1 "cached uncached" \
-    "${PIN_SERVER[@]}" unbound -d -c "$TMP/unbound/unbound.conf"
-fi
-
-if has "$SERVERS" school-dns; then
-  if [[ $SCHOOL_OK == 1 ]]; then
-    port_free "$SCHOOL_ADMIN_PORT" || log "warning: admin port $SCHOOL_ADMIN_PORT is in use; school-dns may fail to start"
-    bench_server school-dns "$SCHOOL_PORT" "$TMP/school-dns/school-dns.log" 1 "cached uncached" \
-      "${PIN_SERVER[@]}" node "$ROOT/dist/cli/main.js" serve --config "$TMP/school-dns/school-dns.yaml"
-  else
-    for w in $WORKLOADS; do fail_run "$w" school-dns 1 "$SCHOOL_WHY"; done
+auth()   { bench_one authoritative "$AUTH_PORT" "$TMP/nsd/stdout.log" 0 "$1" "$2" \
+             "${PIN_SERVER[@]}" nsd -d -c "$TMP/nsd/nsd.conf"; }
+bare()   { bench_one bare-node "$BARE_PORT" "$TMP/bare-node.log" 0 "$1" "$2" \
+             "${PIN_SERVER[@]}" node "$BENCH/bare-dgram.js" "$BARE_PORT" "$HOST"; }
+ubound() { bench_one unbound "$UNBOUND_PORT" "$TMP/unbound/unbound.log" 1 "$1" "$2" \
+             "${PIN_SERVER[@]}" unbound -d -c "$TMP/unbound/unbound.conf"; }
+school() {
+  if [[ $SCHOOL_OK != 1 ]]; then
+    has "$WORKLOADS" "$1" && fail_run "$1" school-dns "$2" "$SCHOOL_WHY"
+    return 0
   fi
-fi
+  port_free "$SCHOOL_ADMIN_PORT" || log "warning: admin port $SCHOOL_ADMIN_PORT is in use; school-dns may fail to start"
+  bench_one school-dns "$SCHOOL_PORT" "$TMP/school-dns/school-dns.log" 1 "$1" "$2" \
+    "${PIN_SERVER[@]}" node "$ROOT/dist/cli/main.js" serve --config "$TMP/school-dns/school-dns.yaml"
+}
 
-if [[ -n $UPSTREAM_PID ]]; then stop_server "$UPSTREAM_PID"; UPSTREAM_PID=""; fi
+# Rounds, each measuring every server once, so that a burst of load from elsewhere
+# hits one round rather than all the repeats of one server. Within a round the runs
+# that are divided by each other are next to each other in time.
+for rep in $(seq "$REPEAT"); do
+  # The authoritative measured directly on the server core (the upstream, on the same
+  # port, is not running then), and the bare Node server (cached only: it has nothing
+  # to fetch).
+  if has "$SERVERS" authoritative; then auth cached "$rep"; auth uncached "$rep"; fi
+  if has "$SERVERS" bare-node; then bare cached "$rep"; fi
+  # The resolvers, forwarding to the authoritative.
+  if has "$SERVERS" school-dns; then school cached "$rep"; fi
+  if has "$SERVERS" unbound; then ubound cached "$rep"; ubound uncached "$rep"; fi
+  if has "$SERVERS" school-dns; then school uncached "$rep"; fi
+  if [[ -n $UPSTREAM_PID ]]; then stop_server "$UPSTREAM_PID"; UPSTREAM_PID=""; fi
+done
 
 # ---- report -------------------------------------------------------------------------------
 mkdir -p "$BENCH/results"
