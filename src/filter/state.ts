@@ -2,25 +2,13 @@
 // lists. A reload builds a new FilterState aside and swaps the one reference.
 import type { CompiledPolicy } from '../policy/policy';
 import type { DomainTrie } from '../lists/trie';
-
-export interface SourceReport {
-  readonly category: string;
-  readonly origin: string;
-  readonly format: string;
-  readonly entries: number;
-  readonly allows: number;
-  readonly invalid: number;
-  readonly invalidSamples: readonly { line: number; reason: string; text: string }[];
-  readonly error?: string;
-  /** File mtime and size when read (for "unchanged" checks); absent for URLs. */
-  readonly mtimeMs?: number;
-  readonly size?: number;
-}
+import type { SourceResult } from '../lists/build';
 
 export interface FilterState {
   readonly policy: CompiledPolicy;
   readonly trie: DomainTrie;
-  readonly sources: readonly SourceReport[];
+  /** What each list source gave (or why it could not be read). */
+  readonly sources: readonly SourceResult[];
   /** Distinct names per category bit. */
   readonly entriesPerCategory: readonly number[];
   readonly builtAt: number;
