@@ -9,7 +9,9 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { dnsPacket } from './packets';
 
-export type Rr = dnsPacket.Answer;
+/** A record, loosely typed (dns-packet's union type hides `data` and `ttl`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface Rr { name: string; type: string; ttl: number; class: string; data: any }
 
 export interface Zone {
   /** Origin, lowercase, without trailing dot ("" for the root). */
@@ -239,10 +241,10 @@ export async function startAuthority(opts: AuthorityOptions): Promise<Authority>
     const flags = (reply.aa ? dnsPacket.AUTHORITATIVE_ANSWER : 0) | reply.rcode;
     const additionals = [...reply.additionals];
     if (opt) additionals.push({ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0, options: [] } as unknown as Rr);
-    const full = dnsPacket.encode({ ...base, flags, answers: reply.answers, authorities: reply.authorities, additionals });
+    const full = dnsPacket.encode({ ...base, flags, answers: reply.answers as dnsPacket.Answer[], authorities: reply.authorities as dnsPacket.Answer[], additionals: additionals as dnsPacket.Answer[] });
     const limit = opt ? Math.max(512, opt.udpPayloadSize ?? 512) : 512;
     if (transport === 'udp' && full.length > limit) {
-      return dnsPacket.encode({ ...base, flags: flags | dnsPacket.TRUNCATED_RESPONSE, additionals: opt ? [additionals[additionals.length - 1]] : [] });
+      return dnsPacket.encode({ ...base, flags: flags | dnsPacket.TRUNCATED_RESPONSE, additionals: (opt ? [additionals[additionals.length - 1]] : []) as dnsPacket.Answer[] });
     }
     return full;
   };
