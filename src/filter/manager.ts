@@ -105,7 +105,8 @@ export class FilterManager {
     try {
       built = await buildInWorker({
         categories: policy.sources, inline: policy.inlineNames, categoryCount: policy.categories.length,
-        baseDir: path.dirname(this.policyFile), expectedNames: prev?.trie.nameCount,
+        // No presizing from the previous build: on real lists it leaves the table sparser (more RSS).
+        baseDir: path.dirname(this.policyFile),
       });
     } catch (e) {
       return fail((e as Error).message);
