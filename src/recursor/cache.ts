@@ -1,0 +1,151 @@
+// The recursor's record cache.
+//
+// One structure for RRsets -- answers, NS sets and glue alike -- keyed by owner and type,
+// and a separate infrastructure cache (servers.ts) keyed by server address. Delegations
+// are not a third structure: a delegation *is* an NS RRset plus the address RRsets of its
+// names, and keeping them in the RRset cache lets better data replace worse by credibility
+// (an authoritative NS set from the child replaces the parent's referral copy; an
+// authoritative A record replaces glue), which two copies of the same RRset could not do
+// without keeping them in step. What is per server rather than per name (RTT, lameness,
+// EDNS support) has a different key and lifetime, hence the separate infrastructure cache.
+//
+// Negative answers (RFC 2308) live here too: NODATA under the same key as the RRset it
+// denies, NXDOMAIN under the name alone, and an NXDOMAIN also answers for every name below
+// it (RFC 8020). Entries are bounded by an LRU and expire by TTL.
+import { LRUCache } from 'lru-cache';
+import type { TtlPolicy } from '../dns/answer';
+import { Rr, isSubdomain, parentName, soaMinimum } from './wire';
+
+/** Credibility of data (RFC 2181 §5.4.1), higher is better. */
+export const enum Rank {
+  /** Additional section of any response. */
+  Additional = 1,
+  /** Authority section of a referral (NS), and glue. */
+  Glue = 2,
+  /** Answer section of a non-authoritative response. */
+  NonAuthAnswer = 3,
+  /** Authority section of an authoritative response (SOA of a negative answer, NS). */
+  AuthAuthority = 4,
+  /** Answer section of an authoritative response. */
+  AuthAnswer = 5,
+}
+
+interface RrsetEntry {
+  readonly kind: 'rrset';
+  readonly records: readonly Rr[];
+  readonly rank: Rank;
+  readonly ttl: number;
+  readonly expiresAt: number;
+}
+
+interface NegativeEntry {
+  readonly kind: 'nodata' | 'nxdomain';
+  readonly soa: Rr | null;
+  readonly rank: Rank;
+  readonly ttl: number;
+  readonly expiresAt: number;
+}
+
+type Entry = RrsetEntry | NegativeEntry;
+
+export interface NegativeHit {
+  readonly kind: 'nodata' | 'nxdomain';
+  /** The SOA with its remaining TTL, when one was given. */
+  readonly soa: Rr | null;
+  /** The name the NXDOMAIN was cached for (an ancestor of the name asked, RFC 8020). */
+  readonly name: string;
+}
+
+const NX = -1;
+
+export class RecordCache {
+  private readonly lru: LRUCache<string, Entry>;
+
+  constructor(private readonly policy: TtlPolicy, maxEntries = 100_000) {
+    this.lru = new LRUCache<string, Entry>({ max: maxEntries });
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  /**
+   * Stores an RRset (records of one owner and type) unless a better-ranked, unexpired one
+   * is cached. Its TTL is the smallest of its records', capped by the policy. Returns
+   * whether it was stored.
+   */
+  putRrset(records: readonly Rr[], rank: Rank, now: number): boolean {
+    if (records.length === 0) return false;
+    const { name, type } = records[0];
+    let ttl = Math.min(...records.map((r) => r.ttl));
+    ttl = Math.min(ttl, this.policy.maxTtl);
+    if (ttl <= 0) return false;
+    const key = keyOf(name, type);
+    const old = this.lru.get(key);
+    if (old && old.expiresAt > now && old.rank > rank) return false;
+    // An RRset is a set: duplicates are dropped, the order of first appearance kept.
+    const seen = new Set<string>();
+    const uniq = records.filter((r) => {
+      const k = r.rdata.toString('hex');
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+    this.lru.set(key, { kind: 'rrset', records: uniq.map((r) => ({ ...r, ttl })), rank, ttl, expiresAt: now + ttl * 1000 });
+    return true;
+  }
+
+  /** The RRset with TTLs counted down, if cached with at least `minRank` and unexpired. */
+  getRrset(name: string, type: number, now: number, minRank: Rank = Rank.Additional): Rr[] | undefined {
+    const e = this.lru.get(keyOf(name, type));
+    if (!e || e.kind !== 'rrset' || e.expiresAt <= now || e.rank < minRank) return undefined;
+    const left = Math.ceil((e.expiresAt - now) / 1000);
+    return e.records.map((r) => ({ ...r, ttl: Math.min(r.ttl, left) }));
+  }
+
+  /** Rank of the cached, unexpired entry for (name, type); 0 if none. */
+  rankOf(name: string, type: number, now: number): number {
+    const e = this.lru.get(keyOf(name, type));
+    return e && e.expiresAt > now ? e.rank : 0;
+  }
+
+  /**
+   * Caches a negative answer: NODATA for (name, type), or NXDOMAIN for the name (type
+   * null). Its TTL is min(SOA TTL, SOA MINIMUM) (RFC 2308 §5), capped by the policy.
+   */
+  putNegative(name: string, type: number | null, soa: Rr | null, rank: Rank, now: number): boolean {
+    if (!soa) return false; // RFC 2308 §5: without an SOA, a negative answer is not cached
+    const ttl = Math.min(soa.ttl, soaMinimum(soa.rdata), this.policy.maxNegativeTtl);
+    if (ttl <= 0) return false;
+    const key = type === null ? keyOf(name, NX) : keyOf(name, type);
+    const old = this.lru.get(key);
+    if (old && old.expiresAt > now && old.rank > rank) return false;
+    this.lru.set(key, { kind: type === null ? 'nxdomain' : 'nodata', soa: { ...soa, ttl }, rank, ttl, expiresAt: now + ttl * 1000 });
+    return true;
+  }
+
+  /** A cached negative answer for (name, type): NXDOMAIN for the name or an ancestor, or NODATA. */
+  getNegative(name: string, type: number, now: number): NegativeHit | undefined {
+    for (let n: string | null = name; n !== null; n = parentName(n)) {
+      const e = this.lru.get(keyOf(n, NX));
+      if (e && e.kind === 'nxdomain' && e.expiresAt > now && isSubdomain(name, n)) return { kind: 'nxdomain', soa: withTtl(e, now), name: n };
+    }
+    const e = this.lru.get(keyOf(name, type));
+    if (e && e.kind === 'nodata' && e.expiresAt > now) return { kind: 'nodata', soa: withTtl(e, now), name };
+    return undefined;
+  }
+
+  /** Whether the name is known not to exist (RFC 8020 cut). */
+  clear(): void {
+    this.lru.clear();
+  }
+}
+
+function withTtl(e: NegativeEntry, now: number): Rr | null {
+  if (!e.soa) return null;
+  return { ...e.soa, ttl: Math.max(0, Math.ceil((e.expiresAt - now) / 1000)) };
+}
+
+function keyOf(name: string, type: number): string {
+  return `${type}/${name}`;
+}

@@ -1,0 +1,87 @@
+// The infrastructure cache: what the recursor knows about each authoritative server
+// address (smoothed RTT, consecutive timeouts with exponential backoff, whether it
+// answers FORMERR to EDNS) and which servers are lame for which zone. Keyed by address,
+// not by name, and bounded by an LRU.
+import { LRUCache } from 'lru-cache';
+
+export interface ServerInfo {
+  /** Smoothed round-trip time, ms (0 = never measured). */
+  srtt: number;
+  /** Consecutive timeouts. */
+  timeouts: number;
+  /** Until this time (ms) the server is tried only after every other. */
+  backoffUntil: number;
+  /** Answered FORMERR to a query with OPT: ask it without EDNS. */
+  noEdns: boolean;
+}
+
+const BACKOFF_BASE_MS = 1_000;
+const BACKOFF_MAX_MS = 120_000;
+const LAME_MS = 15 * 60_000;
+/** Chance of trying a server other than the fastest, so a recovered server's RTT is relearned. */
+const EXPLORE = 0.05;
+/** The RTT assumed for a server never measured: tried before slow ones, after fast ones. */
+const UNKNOWN_RTT_MS = 50;
+
+export class ServerTable {
+  private readonly info: LRUCache<string, ServerInfo>;
+  private readonly lame: LRUCache<string, number>;
+
+  constructor(maxServers = 10_000, private readonly random: () => number = Math.random) {
+    this.info = new LRUCache({ max: maxServers });
+    this.lame = new LRUCache({ max: maxServers });
+  }
+
+  get(address: string): ServerInfo {
+    let s = this.info.get(address);
+    if (!s) this.info.set(address, (s = { srtt: 0, timeouts: 0, backoffUntil: 0, noEdns: false }));
+    return s;
+  }
+
+  /** The order to try `addresses` for `zone` now: usable by smoothed RTT, then backed-off, then lame. */
+  order(addresses: readonly string[], zone: string, now: number): string[] {
+    const scored = addresses.map((a) => {
+      const s = this.info.get(a);
+      const lame = (this.lame.get(`${zone}|${a}`) ?? 0) > now;
+      const backedOff = s !== undefined && s.backoffUntil > now;
+      const rtt = s && s.srtt > 0 ? s.srtt : UNKNOWN_RTT_MS + this.random();
+      return { a, tier: lame ? 2 : backedOff ? 1 : 0, rtt };
+    });
+    scored.sort((x, y) => x.tier - y.tier || x.rtt - y.rtt);
+    const out = scored.map((x) => x.a);
+    const usable = scored.filter((x) => x.tier === 0).length;
+    if (usable > 1 && this.random() < EXPLORE) {
+      const i = 1 + Math.floor(this.random() * (usable - 1));
+      [out[0], out[i]] = [out[i], out[0]];
+    }
+    return out;
+  }
+
+  /** Whether the server is lame for the zone or backed off now. */
+  unusable(address: string, zone: string, now: number): boolean {
+    const s = this.info.get(address);
+    return (this.lame.get(`${zone}|${address}`) ?? 0) > now || (s !== undefined && s.backoffUntil > now);
+  }
+
+  rtt(address: string, ms: number): void {
+    const s = this.get(address);
+    s.srtt = s.srtt === 0 ? ms : 0.7 * s.srtt + 0.3 * ms;
+    s.timeouts = 0;
+    s.backoffUntil = 0;
+  }
+
+  timeout(address: string, timeoutMs: number, now: number): void {
+    const s = this.get(address);
+    s.timeouts++;
+    s.srtt = Math.max(s.srtt * 2, timeoutMs);
+    s.backoffUntil = now + Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(s.timeouts - 1, 8));
+  }
+
+  markLame(zone: string, address: string, now: number, ms = LAME_MS): void {
+    this.lame.set(`${zone}|${address}`, now + ms);
+  }
+
+  isLame(zone: string, address: string, now: number): boolean {
+    return (this.lame.get(`${zone}|${address}`) ?? 0) > now;
+  }
+}

@@ -1,0 +1,159 @@
+// Records as the recursor keeps them: owner name as lowercase presentation text, RDATA
+// self-contained (names inside the RDATA of the RFC 1035-era types decompressed, every
+// other type opaque, RFC 3597), and a small uncompressed encoder for the answers we build.
+import { Flag, HEADER_SIZE, Type } from '../dns/constants';
+import { ScannedMessage, Section } from '../dns/message';
+import { encodeName, flattenName, readName } from '../dns/name';
+
+export interface Rr {
+  /** Owner, lowercase presentation format without the trailing dot ("" for the root). */
+  readonly name: string;
+  readonly type: number;
+  readonly klass: number;
+  readonly ttl: number;
+  /** RDATA with no compression pointers. */
+  readonly rdata: Buffer;
+}
+
+export interface SectionRr extends Rr {
+  readonly section: Section;
+}
+
+/**
+ * Copies RDATA out of `buf`, expanding compressed names inside it for the types that may
+ * carry them; returns null if it is malformed. Fixed-size fields are copied as they are.
+ */
+export function decompressRdata(buf: Uint8Array, type: number, off: number, len: number): Buffer | null {
+  const end = off + len;
+  const parts: Uint8Array[] = [];
+  const scratch = new Uint8Array(256);
+  let at = off;
+  const name = (): boolean => {
+    const n = flattenName(buf.subarray(0, end), at, scratch);
+    if (n < 0) return false;
+    parts.push(Buffer.from(scratch.subarray(0, n)));
+    // advance past the name as it sits in the message (labels, then 0 or a pointer)
+    for (;;) {
+      const l = buf[at];
+      if (l === 0) { at += 1; return true; }
+      if ((l & 0xc0) === 0xc0) { at += 2; return true; }
+      at += l + 1;
+    }
+  };
+  const fixed = (n: number): boolean => {
+    if (at + n > end) return false;
+    parts.push(Buffer.from(buf.subarray(at, at + n)));
+    at += n;
+    return true;
+  };
+  let ok: boolean;
+  switch (type) {
+    case Type.SOA: ok = name() && name() && fixed(20); break;
+    case Type.MINFO: case Type.RP: ok = name() && name(); break;
+    case Type.MX: case Type.AFSDB: case Type.KX: case 21 /* RT */: ok = fixed(2) && name(); break;
+    case 26 /* PX */: ok = fixed(2) && name() && name(); break;
+    case Type.SRV: ok = fixed(6) && name(); break;
+    case Type.NAPTR: {
+      ok = fixed(4);
+      for (let s = 0; ok && s < 3; s++) ok = at < end && fixed(1 + buf[at]);
+      ok = ok && name();
+      break;
+    }
+    case Type.SIG: ok = fixed(18) && name() && fixed(end - at); break;
+    case Type.NXT: ok = name() && fixed(end - at); break;
+    case Type.NS: case Type.MD: case Type.MF: case Type.CNAME: case Type.MB: case Type.MG: case Type.MR:
+    case Type.PTR: case Type.DNAME:
+      ok = name(); break;
+    default: return Buffer.from(buf.subarray(off, end));
+  }
+  if (!ok || at !== end) return null;
+  return Buffer.concat(parts);
+}
+
+/** Every record of a scanned message except OPT, with self-contained RDATA. Malformed records are skipped. */
+export function recordsOf(buf: Uint8Array, msg: ScannedMessage): SectionRr[] {
+  const out: SectionRr[] = [];
+  for (const r of msg.records) {
+    if (r.type === Type.OPT) continue;
+    const name = readName(buf, r.offset);
+    const rdata = decompressRdata(buf, r.type, r.rdataOffset, r.rdlength);
+    if (name === null || rdata === null) continue;
+    out.push({ section: r.section, name, type: r.type, klass: r.klass, ttl: r.ttl, rdata });
+  }
+  return out;
+}
+
+/** The name at the start of an RDATA (NS, CNAME, DNAME, PTR targets); null if malformed. */
+export function rdataName(rdata: Buffer, offset = 0): string | null {
+  return readName(rdata, offset);
+}
+
+/** MX exchange / SRV target etc. are not needed by the recursor; SOA MINIMUM is. */
+export function soaMinimum(rdata: Buffer): number {
+  return rdata.length >= 4 ? rdata.readUInt32BE(rdata.length - 4) : 0;
+}
+
+/**
+ * Encodes a response: header with ID 0, QR|RA and `rcode`, the question bytes as given,
+ * then the answer and authority records, uncompressed.
+ */
+export function encodeResponse(question: Buffer, rcode: number, answer: readonly Rr[], authority: readonly Rr[]): Buffer {
+  const parts: Buffer[] = [];
+  const header = Buffer.alloc(HEADER_SIZE);
+  header.writeUInt16BE(Flag.QR | Flag.RA | (rcode & 0xf), 2);
+  header.writeUInt16BE(1, 4);
+  header.writeUInt16BE(answer.length, 6);
+  header.writeUInt16BE(authority.length, 8);
+  parts.push(header, question);
+  for (const r of [...answer, ...authority]) parts.push(encodeRr(r));
+  return Buffer.concat(parts);
+}
+
+export function encodeRr(r: Rr): Buffer {
+  const owner = encodeName(r.name);
+  const fixed = Buffer.alloc(10);
+  fixed.writeUInt16BE(r.type, 0);
+  fixed.writeUInt16BE(r.klass, 2);
+  fixed.writeUInt32BE(Math.max(0, Math.floor(r.ttl)) >>> 0, 4);
+  fixed.writeUInt16BE(r.rdata.length, 8);
+  return Buffer.concat([owner, fixed, r.rdata]);
+}
+
+/** Whether `name` is `zone` or below it (presentation text, lowercase). */
+export function isSubdomain(name: string, zone: string): boolean {
+  return zone === '' || name === zone || (name.length > zone.length && name.endsWith(zone) && name[name.length - zone.length - 1] === '.' && !isEscapedDot(name, name.length - zone.length - 1));
+}
+
+function isEscapedDot(name: string, i: number): boolean {
+  let n = 0;
+  for (let j = i - 1; j >= 0 && name[j] === '\\'; j--) n++;
+  return n % 2 === 1;
+}
+
+/** Labels of a presentation name, escapes kept ("" → []). */
+export function labelsOf(name: string): string[] {
+  if (name === '') return [];
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i];
+    if (c === '\\') { cur += c + (name[i + 1] ?? ''); i++; continue; }
+    if (c === '.') { out.push(cur); cur = ''; continue; }
+    cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+/** The parent of a name ("" for a TLD; the root has none: returns null). */
+export function parentName(name: string): string | null {
+  if (name === '') return null;
+  const l = labelsOf(name);
+  return l.slice(1).join('.');
+}
+
+/** `name` cut to its last `n` labels. */
+export function suffix(name: string, n: number): string {
+  const l = labelsOf(name);
+  return l.slice(Math.max(0, l.length - n)).join('.');
+}
