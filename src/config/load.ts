@@ -1,44 +1,24 @@
 // Reads the operator's YAML file, merges it over the embedded defaults, and validates
 // the result strictly: unknown keys, wrong types and impossible values are all
 // collected and reported together, each with its file, line and key path.
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { DEFAULTS } from './defaults';
 import type { Config, HostPort, LogLevel } from './types';
+import { closest, deepFreeze, describe, parseYaml, ProblemsError, readText, sameName, sortProblems, type Entry, type Node, type Problem } from './yaml-tree';
 
 export const DEFAULT_SOURCE = '<embedded default>';
 
-export interface ConfigProblem {
-  /** 1-based line in the file; null when the problem has no place in it. */
-  readonly line: number | null;
-  /** Dotted key path ("resolver.timeoutMs"); "" for problems not about one key. */
-  readonly key: string;
-  /** What is wrong, usually ending "(got X)". */
-  readonly message: string;
-}
+/** Line (1-based, or null), dotted key path ("resolver.timeoutMs", or "") and what is wrong. */
+export type ConfigProblem = Problem;
 
-export class ConfigError extends Error {
+export class ConfigError extends ProblemsError {
   readonly code = 'CONFIG_INVALID';
   override readonly name = 'ConfigError';
-  readonly source: string;
-  readonly problems: readonly ConfigProblem[];
 
   constructor(source: string, problems: readonly ConfigProblem[], options?: { cause?: unknown }) {
-    const lines = problems.map((p) => formatProblem(source, p));
-    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
-    super(`invalid configuration ${source} (${count}):\n${lines.join('\n')}`, options);
-    this.source = source;
-    this.problems = Object.freeze(problems.map((p) => Object.freeze({ ...p })));
+    super('configuration', source, problems, options);
   }
-}
-
-/** One problem as "FILE:LINE: key "a.b": what is wrong (got X)". */
-function formatProblem(source: string, p: ConfigProblem): string {
-  const where = p.line === null ? source : `${source}:${p.line}`;
-  const key = p.key === '' ? '' : `key "${p.key}": `;
-  return `${where}: ${key}${p.message}`;
 }
 
 // ---------------------------------------------------------------------------
@@ -46,33 +26,14 @@ function formatProblem(source: string, p: ConfigProblem): string {
 
 /** Reads and validates a YAML configuration file. Throws ConfigError. */
 export function loadConfigFile(path: string): Config {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    // Node's message ends ", open '<path>'"; the path is already in front of ours.
-    const message = (err as { message?: unknown } | null)?.message;
-    const why = typeof message === 'string' ? message.replace(/, \w+ '.*'$/, '') : String(err);
-    throw new ConfigError(path, [{ line: null, key: '', message: `cannot read the file: ${why}` }], { cause: err });
-  }
-  return parseConfig(text, path);
+  return parseConfig(readText(path, ConfigError), path);
 }
 
 /** Validates YAML text; `source` names it in messages and becomes Config.source. Throws ConfigError. */
 export function parseConfig(text: string, source: string): Config {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
-
-  const syntax: ConfigProblem[] = [];
-  for (const e of [...doc.errors, ...doc.warnings]) {
-    syntax.push({ line: lineAt(e.pos[0]), key: '', message: `YAML syntax error: ${yamlMessage(e.code, e.message)}` });
-  }
-  if (syntax.length > 0) throw new ConfigError(source, sortProblems(syntax));
-
-  const problems: ConfigProblem[] = [];
-  const root = fromYaml(doc.contents, doc, lineAt, problems, 0);
-  return build(root, source, problems);
+  const parsed = parseYaml(text, 'listen');
+  if ('syntax' in parsed) throw new ConfigError(source, parsed.syntax);
+  return build(parsed.root, source, parsed.problems);
 }
 
 let embedded: Config | undefined;
@@ -132,7 +93,7 @@ const MODES = ['forward'] as const;
 /** The installed package's root (this file is dist/config/load.js or src/config/load.ts). */
 const PACKAGE_ROOT = resolvePath(__dirname, '..', '..');
 
-function build(root: Val | undefined, source: string, problems: ConfigProblem[]): Config {
+function build(root: Node | undefined, source: string, problems: ConfigProblem[]): Config {
   const top = new Section(problems, '', root, DEFAULTS as unknown as Plain);
 
   const server = top.section('server');
@@ -226,70 +187,12 @@ type Loose<T> = {
   [K in keyof T]: T[K] extends string | number | boolean | null | HostPort | readonly unknown[] ? T[K] | undefined : Loose<T[K]>;
 };
 
-function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
-  // Stable: problems on the same line keep the order they were found in.
-  return [...problems].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}
-
 // ---------------------------------------------------------------------------
-// A uniform view of values, from the YAML file (with lines) or from DEFAULTS (without)
-
-type Val =
-  | { readonly kind: 'scalar'; readonly value: unknown; readonly line: number | null; readonly empty: boolean }
-  | { readonly kind: 'map'; readonly entries: readonly Entry[]; readonly line: number | null }
-  | { readonly kind: 'seq'; readonly items: readonly Val[]; readonly line: number | null };
-
-interface Entry {
-  readonly key: string;
-  readonly keyLine: number | null;
-  readonly value: Val;
-}
+// DEFAULTS in the shape of the file's tree (without lines)
 
 type Plain = { readonly [key: string]: unknown };
 
-const EMPTY: Val = { kind: 'scalar', value: null, line: null, empty: true };
-
-function fromYaml(node: unknown, doc: Document, lineAt: (offset: number) => number, problems: ConfigProblem[], depth: number): Val {
-  if (node === null || node === undefined) return EMPTY;
-  if (depth > 64) return EMPTY; // aliases nested absurdly deep; validation will complain about the shape
-  if (isAlias(node)) return fromYaml(node.resolve(doc), doc, lineAt, problems, depth + 1);
-  const range = (node as { range?: readonly number[] | null }).range;
-  const line = range ? lineAt(range[0]!) : null;
-  if (isScalar(node)) {
-    const empty = node.value === null && (node.source === undefined || node.source === '');
-    return { kind: 'scalar', value: node.value, line: empty ? null : line, empty };
-  }
-  if (isSeq(node)) {
-    return { kind: 'seq', items: node.items.map((i) => fromYaml(i, doc, lineAt, problems, depth + 1)), line };
-  }
-  if (isMap(node) || isPair(node)) {
-    const pairs = isPair(node) ? [node] : node.items;
-    const entries: Entry[] = [];
-    for (const pair of pairs) {
-      let key: unknown = pair.key;
-      if (isAlias(key)) key = key.resolve(doc);
-      const keyRange = (key as { range?: readonly number[] | null } | null)?.range;
-      const keyLine = keyRange ? lineAt(keyRange[0]!) : line;
-      if (!isScalar(key) || key.value === null || typeof key.value === 'object') {
-        problems.push({ line: keyLine, key: '', message: 'keys must be plain names, like "listen:"' });
-        continue;
-      }
-      entries.push({ key: String(key.value), keyLine, value: fromYaml(pair.value, doc, lineAt, problems, depth + 1) });
-    }
-    return { kind: 'map', entries, line };
-  }
-  return EMPTY;
-}
-
-function fromPlain(value: unknown): Val {
+function fromPlain(value: unknown): Node {
   if (Array.isArray(value)) return { kind: 'seq', items: value.map(fromPlain), line: null };
   if (value !== null && typeof value === 'object') {
     return {
@@ -301,21 +204,6 @@ function fromPlain(value: unknown): Val {
   return { kind: 'scalar', value, line: null, empty: false };
 }
 
-function describe(v: Val): string {
-  switch (v.kind) {
-    case 'map':
-      return 'a mapping of keys';
-    case 'seq':
-      return v.items.length === 0 ? 'an empty list' : 'a list';
-    case 'scalar':
-      if (v.value === null) return v.empty ? 'nothing' : 'null';
-      if (typeof v.value === 'string') {
-        return JSON.stringify(v.value.length > 60 ? `${v.value.slice(0, 57)}...` : v.value);
-      }
-      return String(v.value);
-  }
-}
-
 // ---------------------------------------------------------------------------
 // Sections: a mapping in the file, merged over the matching mapping in DEFAULTS
 
@@ -323,19 +211,19 @@ interface At {
   /** Full dotted key path. */
   readonly key: string;
   /** Records a problem about v (or a part of it) and returns undefined. */
-  problem(v: Val, what: string): undefined;
+  problem(v: Node, what: string): undefined;
 }
 
-type Parser<T> = (v: Val, at: At) => T | undefined;
+type Parser<T> = (v: Node, at: At) => T | undefined;
 
 class Section {
   private readonly given = new Map<string, Entry>();
-  private readonly seen = new Map<string, { v: Val; at: At }>();
+  private readonly seen = new Map<string, { v: Node; at: At }>();
 
   constructor(
     private readonly problems: ConfigProblem[],
     private readonly path: string,
-    user: Val | undefined,
+    user: Node | undefined,
     private readonly defaults: Plain,
     keyLine: number | null = null,
   ) {
@@ -395,44 +283,19 @@ class Section {
 /** A known key close to an unknown one: a sibling, or the same name in another section. */
 function suggest(path: string, unknown: string, siblings: Plain): string | undefined {
   const prefix = path === '' ? '' : `${path}.`;
-  const norm = (s: string): string => s.toLowerCase().replace(/[-_\s]/g, '');
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const known of Object.keys(siblings)) {
-    const d = norm(known) === norm(unknown) ? 0 : editDistance(unknown.toLowerCase(), known.toLowerCase());
-    if (d <= Math.max(1, Math.floor(known.length / 3)) && d < bestDistance) {
-      best = prefix + known;
-      bestDistance = d;
-    }
-  }
-  if (best !== undefined) return best;
+  const sibling = closest(unknown, Object.keys(siblings), { swaps: true });
+  if (sibling !== undefined) return prefix + sibling;
   // Same name, wrong place: "upstreams" at the top level means "resolver.upstreams".
   const found: string[] = [];
   const walk = (node: Plain, at: string): void => {
     for (const [k, v] of Object.entries(node)) {
       const p = at === '' ? k : `${at}.${k}`;
-      if (norm(k) === norm(unknown) && p !== prefix + k) found.push(p);
+      if (sameName(k, unknown) && p !== prefix + k) found.push(p);
       if (v !== null && typeof v === 'object' && !Array.isArray(v)) walk(v as Plain, p);
     }
   };
   walk(DEFAULTS as unknown as Plain, '');
   return found.length === 1 ? found[0] : undefined;
-}
-
-/** Optimal string alignment distance: edits, with swapping two neighbours counted as one. */
-function editDistance(a: string, b: string): number {
-  const d: number[][] = [];
-  for (let i = 0; i <= a.length; i++) d.push([i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 0; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = best;
-    }
-  }
-  return d[a.length]![b.length]!;
 }
 
 // ---------------------------------------------------------------------------
@@ -452,7 +315,7 @@ function integer(min: number, max: number): Parser<number> {
   };
 }
 
-function boolean(v: Val, at: At): boolean | undefined {
+function boolean(v: Node, at: At): boolean | undefined {
   if (v.kind === 'scalar' && typeof v.value === 'boolean') return v.value;
   const text = v.kind === 'scalar' && typeof v.value === 'string' ? v.value : '';
   let hint = '';
@@ -608,16 +471,5 @@ function comparable(a: HostPort): string {
     return new URL(`http://[${a.host}]/`).hostname;
   } catch {
     return a.host;
-  }
-}
-
-function yamlMessage(code: string, message: string): string {
-  switch (code) {
-    case 'MULTIPLE_DOCS':
-      return 'the file holds more than one YAML document (a second "---"); keep one';
-    case 'DUPLICATE_KEY':
-      return 'the same key appears twice in one section';
-    default:
-      return message;
   }
 }

@@ -7,12 +7,10 @@
 //
 // The file format, with the reasons behind it, is described at the top of
 // policies/school-dns-policy.yaml.
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { domainToASCII } from 'node:url';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
-import type { ConfigProblem } from '../config/load';
+import { closest, deepFreeze, describe, parseYaml, ProblemsError, readText, sortProblems, type Entry, type Node, type Problem } from '../config/yaml-tree';
 import { parseAddress, parseCidr, formatWords } from './cidr';
 import { DAY_NAMES, isValidTimeZone, parseTimeOfDay, type DayName } from './schedule';
 import {
@@ -31,6 +29,8 @@ import {
 } from './types';
 
 export type { PolicySpec } from './types';
+/** "FILE:LINE: key "a.b": message", as the main configuration loader writes problems. */
+export { formatProblem } from '../config/yaml-tree';
 
 export const DEFAULT_TIMEZONE = 'Asia/Ho_Chi_Minh';
 
@@ -41,26 +41,15 @@ export const MAX_CATEGORY_BITS = 64;
 export const RESERVED_CATEGORY_NAMES: readonly string[] = ['denylist', 'not-allowlisted'];
 
 /** Same shape as the main configuration's problems: line (1-based or null), dotted key path, message. */
-export type PolicyProblem = ConfigProblem;
+export type PolicyProblem = Problem;
 
-export class PolicyError extends Error {
+export class PolicyError extends ProblemsError {
   readonly code = 'POLICY_INVALID';
   override readonly name = 'PolicyError';
-  readonly source: string;
-  readonly problems: readonly PolicyProblem[];
 
   constructor(source: string, problems: readonly PolicyProblem[], options?: { cause?: unknown }) {
-    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
-    super(`invalid policy ${source} (${count}):\n${problems.map((p) => formatProblem(source, p)).join('\n')}`, options);
-    this.source = source;
-    this.problems = Object.freeze(problems.map((p) => Object.freeze({ ...p })));
+    super('policy', source, problems, options);
   }
-}
-
-/** "FILE:LINE: key "a.b": message", as the main configuration loader writes problems. */
-export function formatProblem(source: string, p: PolicyProblem): string {
-  const where = p.line === null ? source : `${source}:${p.line}`;
-  return `${where}: ${p.key === '' ? '' : `key "${p.key}": `}${p.message}`;
 }
 
 // ---------------------------------------------------------------------------
@@ -68,15 +57,7 @@ export function formatProblem(source: string, p: PolicyProblem): string {
 
 /** Reads and checks a policy file. Source paths are resolved against the file's folder. Throws PolicyError. */
 export function loadPolicyFile(path: string): PolicySpec {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const message = (err as { message?: unknown } | null)?.message;
-    const why = typeof message === 'string' ? message.replace(/, \w+ '.*'$/, '') : String(err);
-    throw new PolicyError(path, [{ line: null, key: '', message: `cannot read the file: ${why}` }], { cause: err });
-  }
-  return parsePolicy(text, path);
+  return parsePolicy(readText(path, PolicyError), path);
 }
 
 export interface ParseOptions {
@@ -86,18 +67,10 @@ export interface ParseOptions {
 
 /** Checks policy YAML text; `source` names it in messages (and places relative paths). Throws PolicyError. */
 export function parsePolicy(text: string, source: string, options: ParseOptions = {}): PolicySpec {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
-  const syntax: PolicyProblem[] = [];
-  for (const e of [...doc.errors, ...doc.warnings]) {
-    const what = e.code === 'DUPLICATE_KEY' ? 'the same key appears twice in one section' : e.code === 'MULTIPLE_DOCS' ? 'the file holds more than one YAML document (a second "---"); keep one' : e.message;
-    syntax.push({ line: lineAt(e.pos[0]), key: '', message: `YAML syntax error: ${what}` });
-  }
-  if (syntax.length > 0) throw new PolicyError(source, sortProblems(syntax));
-
-  const check = new Check();
-  const root = toNode(doc.contents, doc, lineAt, check, 0);
+  const parsed = parseYaml(text, 'groups');
+  if ('syntax' in parsed) throw new PolicyError(source, parsed.syntax);
+  const check = new Check(parsed.problems);
+  const { root } = parsed;
   const baseDir = options.baseDir ?? dirname(resolve(source));
   const spec = build(check, { v: root, line: root.line, key: '' }, source, baseDir);
   if (check.problems.length > 0 || spec === undefined) throw new PolicyError(source, sortProblems(check.problems));
@@ -133,18 +106,7 @@ export function strictestGroup(groups: readonly GroupSpec[]): GroupSpec | undefi
 }
 
 // ---------------------------------------------------------------------------
-// The document as plain nodes with line numbers
-
-type Node =
-  | { readonly kind: 'scalar'; readonly value: unknown; readonly line: number | null; readonly empty: boolean }
-  | { readonly kind: 'map'; readonly entries: readonly Entry[]; readonly line: number | null }
-  | { readonly kind: 'seq'; readonly items: readonly Node[]; readonly line: number | null };
-
-interface Entry {
-  readonly key: string;
-  readonly keyLine: number | null;
-  readonly value: Node;
-}
+// Collecting problems, and the shapes every part of the file is made of
 
 /** A value with where it is: its line (or its key's line) and its key path. */
 interface Field {
@@ -153,68 +115,10 @@ interface Field {
   readonly key: string;
 }
 
-const NOTHING: Node = { kind: 'scalar', value: null, line: null, empty: true };
-
-function toNode(node: unknown, doc: Document, lineAt: (offset: number) => number, check: Check, depth: number): Node {
-  if (node === null || node === undefined || depth > 64) return NOTHING;
-  if (isAlias(node)) return toNode(node.resolve(doc), doc, lineAt, check, depth + 1);
-  const range = (node as { range?: readonly number[] | null }).range;
-  const line = range ? lineAt(range[0]!) : null;
-  if (isScalar(node)) {
-    const empty = node.value === null && (node.source === undefined || node.source === '');
-    return { kind: 'scalar', value: node.value, line: empty ? null : line, empty };
-  }
-  if (isSeq(node)) return { kind: 'seq', items: node.items.map((i) => toNode(i, doc, lineAt, check, depth + 1)), line };
-  if (isMap(node) || isPair(node)) {
-    const entries: Entry[] = [];
-    for (const pair of isPair(node) ? [node] : node.items) {
-      let key: unknown = pair.key;
-      if (isAlias(key)) key = key.resolve(doc);
-      const keyRange = (key as { range?: readonly number[] | null } | null)?.range;
-      const keyLine = keyRange ? lineAt(keyRange[0]!) : line;
-      if (!isScalar(key) || key.value === null || typeof key.value === 'object') {
-        check.at(keyLine, '', 'keys must be plain names, like "groups:"');
-        continue;
-      }
-      entries.push({ key: String(key.value), keyLine, value: toNode(pair.value, doc, lineAt, check, depth + 1) });
-    }
-    return { kind: 'map', entries, line };
-  }
-  return NOTHING;
-}
-
-function describe(v: Node): string {
-  switch (v.kind) {
-    case 'map':
-      return 'a mapping of keys';
-    case 'seq':
-      return v.items.length === 0 ? 'an empty list' : 'a list';
-    case 'scalar':
-      if (v.value === null) return v.empty ? 'nothing' : 'null';
-      if (typeof v.value === 'string') return JSON.stringify(v.value.length > 60 ? `${v.value.slice(0, 57)}...` : v.value);
-      return String(v.value);
-  }
-}
-
-function sortProblems(problems: readonly PolicyProblem[]): PolicyProblem[] {
-  return [...problems].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}
-
 const join = (path: string, key: string): string => (path === '' ? key : `${path}.${key}`);
 
-// ---------------------------------------------------------------------------
-// Collecting problems, and the shapes every part of the file is made of
-
 class Check {
-  readonly problems: PolicyProblem[] = [];
+  constructor(readonly problems: PolicyProblem[]) {}
 
   at(line: number | null, key: string, message: string): void {
     this.problems.push({ line, key, message });
@@ -242,7 +146,7 @@ class Check {
       if (!out.has(k)) this.at(f.line ?? f.v.line, f.key, `must have "${k}"`);
     }
     for (const e of unknown) {
-      const hint = closest(e.key, known);
+      const hint = closest(e.key, known, { swaps: false });
       this.at(e.keyLine, join(f.key, e.key), `unknown key${hint ? `; did you mean "${join(f.key, hint)}"?` : ''}`);
     }
     return out;
@@ -295,33 +199,6 @@ class Check {
   }
 }
 
-/** A known name close to an unknown one (case, "-" and "_" ignored, or a small typo). */
-function closest(unknown: string, known: Iterable<string>): string | undefined {
-  const norm = (s: string): string => s.toLowerCase().replace(/[-_\s]/g, '');
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const k of known) {
-    const d = norm(k) === norm(unknown) ? 0 : editDistance(unknown.toLowerCase(), k.toLowerCase());
-    if (d <= Math.max(1, Math.floor(k.length / 3)) && d < bestDistance) {
-      best = k;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    }
-    prev = row;
-  }
-  return prev[b.length]!;
-}
-
 /** What is wrong with a value, as a parser returns it. */
 class Bad {
   constructor(readonly message: string) {}
@@ -331,7 +208,7 @@ class Bad {
 function reference(kind: 'category' | 'group', names: ReadonlySet<string>): (text: string) => string | Bad {
   return (text) => {
     if (names.has(text)) return text;
-    const hint = closest(text, names);
+    const hint = closest(text, names, { swaps: false });
     const plural = kind === 'category' ? 'categories' : 'groups';
     return new Bad(`is not a ${kind} defined under ${plural}:${hint ? `; did you mean "${hint}"?` : ''}`);
   };
