@@ -8,7 +8,7 @@ import { answersQuery, buildAuthQuery } from '../../src/recursor/exchange';
 import { groupRrsets, ipText } from '../../src/recursor/recursor';
 import { ServerTable } from '../../src/recursor/servers';
 import { Rr, decompressRdata, encodeResponse, isSubdomain, labelsOf, parentName, recordsOf, suffix } from '../../src/recursor/wire';
-import { decode, dnsPacket } from '../helpers/packets';
+import { decode } from '../helpers/packets';
 
 const policy = { minTtl: 0, maxTtl: 3600, maxNegativeTtl: 900 };
 const a = (name: string, ip: string, ttl = 300): Rr => ({ name, type: Type.A, klass: 1, ttl, rdata: Buffer.from(ip.split('.').map(Number)) });
