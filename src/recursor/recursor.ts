@@ -270,7 +270,9 @@ export class Recursor {
       const ns = this.cache.getRrset(zone, Type.NS, now);
       if (ns) {
         const names = ns.map((r) => rdataName(r.rdata)).filter((n): n is string => n !== null);
-        if (names.length > 0) return { zone, ns: names };
+        // A delegation whose in-zone NS names have lost their glue is useless: ask the parent again.
+        const usable = names.some((n) => !isSubdomain(n, zone) || this.addressesOf(n, now).length > 0);
+        if (usable) return { zone, ns: names };
       }
     }
     const root = this.cache.getRrset('', Type.NS, now);

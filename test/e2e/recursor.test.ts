@@ -304,3 +304,52 @@ test('identical questions in flight are coalesced', async () => {
 test('TYPE_NAMES covers what the tests ask', () => {
   expect(TYPE_NAMES[65]).toBe('HTTPS');
 });
+
+describe('more lameness and spoofing resistance', () => {
+  test('0x20: a reply whose question is not in our exact case is ignored (counted as mismatch)', async () => {
+    const events: RecursorEvent[] = [];
+    const r = make({ caseRandomisation: true, totalTimeoutMs: 1500 }, events);
+    await ask(r, 'ns1.example.com', 'A').catch(() => undefined); // warm the delegation
+    const s = h.server('127.0.0.10');
+    s.behaviour = 'lowercase';
+    try {
+      await expect(ask(r, 'www.example.com', 'A')).rejects.toMatchObject({ code: 'UPSTREAM_FAILED' });
+      expect(events.some((e) => e.kind === 'mismatch')).toBe(true);
+    } finally {
+      s.behaviour = 'answer';
+    }
+  });
+
+  test('a non-authoritative answer and an upward referral are lame; the other server answers', async () => {
+    for (const b of ['noaa', 'upward'] as const) {
+      const events: RecursorEvent[] = [];
+      const r = make({}, events);
+      h.server('127.0.0.15').behaviour = b;
+      try {
+        for (let i = 0; i < 4; i++) {
+          expect(rrs(await ask(r, 'www.lame.com', 'A'))).toEqual([['www.lame.com', 'A', '192.0.2.40']]);
+          r.cache.clear();
+        }
+      } finally {
+        h.server('127.0.0.15').behaviour = 'refused';
+      }
+      const askedLame = h.server('127.0.0.15').log.length;
+      expect(askedLame).toBeLessThanOrEqual(1);
+      if (askedLame === 1) expect(events.some((e) => e.kind === 'lame')).toBe(true);
+      h.clearLogs();
+    }
+  });
+
+  test('expired glue for an in-zone NS name: the parent is asked again', async () => {
+    const r = make();
+    await ask(r, 'www.example.com', 'A');
+    // Simulate the glue expiring while the NS set lives on.
+    const now = Date.now();
+    const ns = r.cache.getRrset('example.com', Type.NS, now)!;
+    r.cache.clear();
+    r.cache.putRrset(ns, 2, now);
+    h.clearLogs();
+    expect(rrs(await ask(r, 'mail.example.com', 'A'))).toEqual([['mail.example.com', 'A', '192.0.2.2']]);
+    expect(h.server('127.0.0.3').log.length).toBe(1);
+  });
+});

@@ -28,9 +28,10 @@ export interface Zone {
  * - refused: REFUSED (a lame server);
  * - formerr-edns: FORMERR to any query carrying OPT, normal answers otherwise;
  * - noaa: answers without the AA bit (lame: a non-authoritative non-referral answer);
- * - upward: a referral to the root (lame: a referral upward).
+ * - upward: a referral to the root (lame: a referral upward);
+ * - lowercase: answers normally but with the question name lowercased (breaks 0x20).
  */
-export type AuthBehaviour = 'answer' | 'silent' | 'refused' | 'formerr-edns' | 'noaa' | 'upward';
+export type AuthBehaviour = 'answer' | 'silent' | 'refused' | 'formerr-edns' | 'noaa' | 'upward' | 'lowercase';
 
 export interface ReceivedAuthQuery {
   readonly transport: 'udp' | 'tcp';
@@ -228,7 +229,7 @@ export async function startAuthority(opts: AuthorityOptions): Promise<Authority>
     log.push({ transport, name: question.name, type: question.type, edns: !!opt, rd: ((q.flags ?? 0) & dnsPacket.RECURSION_DESIRED) !== 0 });
     const b = state.behaviour;
     if (b === 'silent') return null;
-    const base = { type: 'response' as const, id: q.id, questions: [question] };
+    const base = { type: 'response' as const, id: q.id, questions: [b === 'lowercase' ? { ...question, name: question.name.toLowerCase() } : question] };
     if (b === 'refused') return dnsPacket.encode({ ...base, flags: RC.REFUSED });
     if (b === 'formerr-edns' && opt) return dnsPacket.encode({ ...base, flags: RC.FORMERR });
     let reply: Reply;
