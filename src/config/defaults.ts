@@ -19,9 +19,14 @@ export interface ConfigInput {
     readonly listen: string | null;
   };
   readonly resolver: {
-    readonly mode: 'forward';
+    readonly mode: 'recursive' | 'forward';
     /** Addresses as in server.listen, port defaulting to 53. */
     readonly upstreams: readonly string[];
+    /** IP addresses of root servers, or null for IANA's. */
+    readonly rootHints: readonly string[] | null;
+    readonly authPort: number;
+    readonly qnameMinimisation: boolean;
+    readonly caseRandomisation: boolean;
     readonly timeoutMs: number;
     readonly attempts: number;
     readonly totalTimeoutMs: number;
@@ -65,6 +70,10 @@ export const DEFAULTS: ConfigInput = deepFreeze({
   resolver: {
     mode: 'forward',
     upstreams: ['1.1.1.1', '9.9.9.9', '[2606:4700:4700::1111]', '[2620:fe::fe]'],
+    rootHints: null,
+    authPort: 53,
+    qnameMinimisation: true,
+    caseRandomisation: false,
     timeoutMs: 1500,
     attempts: 4,
     totalTimeoutMs: 5000,

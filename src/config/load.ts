@@ -68,6 +68,10 @@ export function describeConfig(c: Config): Record<string, unknown> {
     resolver: {
       mode: c.resolver.mode,
       upstreams: c.resolver.upstreams.map(formatHostPort),
+      rootHints: c.resolver.rootHints ?? 'IANA (built in)',
+      authPort: c.resolver.authPort,
+      qnameMinimisation: c.resolver.qnameMinimisation,
+      caseRandomisation: c.resolver.caseRandomisation,
       timeoutMs: c.resolver.timeoutMs,
       attempts: c.resolver.attempts,
       totalTimeoutMs: c.resolver.totalTimeoutMs,
@@ -89,7 +93,7 @@ const MAX_INT = Number.MAX_SAFE_INTEGER;
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 const LOG_FORMATS = ['auto', 'json', 'text'] as const;
-const MODES = ['forward'] as const;
+const MODES = ['recursive', 'forward'] as const;
 /** The installed package's root (this file is dist/config/load.js or src/config/load.ts). */
 const PACKAGE_ROOT = resolvePath(__dirname, '..', '..');
 
@@ -126,6 +130,10 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
     resolver: {
       mode: resolver.get('mode', oneOf(MODES)),
       upstreams: resolver.get('upstreams', addressList(53)),
+      rootHints: resolver.get('rootHints', nullable(ipList)),
+      authPort: resolver.get('authPort', integer(1, 65535)),
+      qnameMinimisation: resolver.get('qnameMinimisation', boolean),
+      caseRandomisation: resolver.get('caseRandomisation', boolean),
       timeoutMs,
       attempts: resolver.get('attempts', integer(1, MAX_INT)),
       totalTimeoutMs,
@@ -340,6 +348,20 @@ function filePath(baseDir: string): Parser<string> {
     if (v.kind !== 'scalar' || typeof v.value !== 'string' || v.value.trim() === '') return at.problem(v, 'must be a file path');
     return resolvePath(baseDir, v.value);
   };
+}
+
+/** A list of IPv4/IPv6 addresses without ports (root hints). */
+function ipList(v: Node, at: At): readonly string[] | undefined {
+  if (v.kind !== 'seq' || v.items.length === 0) return at.problem(v, 'must be a list of IP addresses, such as ["198.41.0.4", "2001:503:ba3e::2:30"], or null');
+  const out: string[] = [];
+  for (const item of v.items) {
+    if (item.kind !== 'scalar' || typeof item.value !== 'string' || isIP(item.value) === 0) {
+      at.problem(item, 'must be an IP address without a port (the port is resolver.authPort)');
+      return undefined;
+    }
+    out.push(item.value.toLowerCase());
+  }
+  return out;
 }
 
 function ipLiteral(family: 4 | 6): Parser<string> {

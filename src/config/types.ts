@@ -28,9 +28,19 @@ export interface Config {
   /** The admin HTTP endpoint (/metrics, /healthz); null when disabled. */
   readonly admin: { readonly listen: HostPort | null };
   readonly resolver: {
-    readonly mode: 'forward';
+    /** recursive: iterate from the root servers; forward: ask `upstreams`. */
+    readonly mode: 'recursive' | 'forward';
+    /** Forward mode: the resolvers to ask. */
     readonly upstreams: readonly HostPort[];
-    /** Time to wait for one upstream attempt before trying the next. */
+    /** Recursive mode: root server addresses; null uses IANA's root hints built in. */
+    readonly rootHints: readonly string[] | null;
+    /** Recursive mode: port of every authoritative server (53; tests use another). */
+    readonly authPort: number;
+    /** Recursive mode: QNAME minimisation (RFC 9156). */
+    readonly qnameMinimisation: boolean;
+    /** Recursive mode: 0x20 case randomisation of query names. */
+    readonly caseRandomisation: boolean;
+    /** Time to wait for one server (upstream or authoritative) before trying the next. */
     readonly timeoutMs: number;
     /** Attempts in all, across upstreams, before answering SERVFAIL. */
     readonly attempts: number;

@@ -55,6 +55,10 @@ describe('defaultConfig', () => {
         { host: '2606:4700:4700::1111', port: 53, family: 6 },
         { host: '2620:fe::fe', port: 53, family: 6 },
       ],
+      rootHints: null,
+      authPort: 53,
+      qnameMinimisation: true,
+      caseRandomisation: false,
       timeoutMs: 1500,
       attempts: 4,
       totalTimeoutMs: 5000,
@@ -155,6 +159,10 @@ describe('parseConfig: defaults and merging', () => {
     expect(c.resolver).toEqual({
       mode: 'forward',
       upstreams: [{ host: '10.0.0.53', port: 53, family: 4 }],
+      rootHints: null,
+      authPort: 53,
+      qnameMinimisation: true,
+      caseRandomisation: false,
       timeoutMs: 2000,
       attempts: 1,
       totalTimeoutMs: 2000,
@@ -188,7 +196,14 @@ describe('parseConfig: the result', () => {
     expect(Object.keys(c).sort()).toEqual(['admin', 'blocking', 'cache', 'log', 'policy', 'resolver', 'server', 'source']);
     expect(Object.keys(c.blocking).sort()).toEqual(['sinkholeIPv4', 'sinkholeIPv6', 'ttl']);
     expect(Object.keys(c.server).sort()).toEqual(['listen', 'tcp']);
-    expect(Object.keys(c.resolver).sort()).toEqual(['attempts', 'mode', 'timeoutMs', 'totalTimeoutMs', 'upstreams']);
+    expect(Object.keys(c.resolver).sort()).toEqual(['attempts', 'authPort', 'caseRandomisation', 'mode', 'qnameMinimisation', 'rootHints', 'timeoutMs', 'totalTimeoutMs', 'upstreams']);
+  });
+});
+
+describe('parseConfig: recursion', () => {
+  it('takes root hints, the authoritative port and the recursion switches', () => {
+    const c = parseConfig('resolver:\n  mode: recursive\n  rootHints: ["127.0.0.2", "::1"]\n  authPort: 5399\n  qnameMinimisation: false\n  caseRandomisation: true\n', FILE);
+    expect(c.resolver).toMatchObject({ mode: 'recursive', rootHints: ['127.0.0.2', '::1'], authPort: 5399, qnameMinimisation: false, caseRandomisation: true });
   });
 });
 
@@ -247,7 +262,10 @@ describe('parseConfig: rejections', () => {
     ['log level', 'log:\n  level: verbose\n', 2, 'log.level', 'must be one of "debug", "info", "warn", "error" (got "verbose")'],
     ['log level case', 'log:\n  level: INFO\n', 2, 'log.level', '(got "INFO")'],
     ['log format', 'log:\n  format: pretty\n', 2, 'log.format', 'must be one of "auto", "json", "text" (got "pretty")'],
-    ['resolver mode', 'resolver:\n  mode: recursive\n', 2, 'resolver.mode', 'must be "forward" (got "recursive")'],
+    ['resolver mode', 'resolver:\n  mode: iterative\n', 2, 'resolver.mode', 'must be one of "recursive", "forward" (got "iterative")'],
+    ['root hints with a port', 'resolver:\n  rootHints: ["198.41.0.4:53"]\n', 2, 'resolver.rootHints', 'without a port'],
+    ['root hints as one string', 'resolver:\n  rootHints: "198.41.0.4"\n', 2, 'resolver.rootHints', 'must be a list of IP addresses'],
+    ['auth port', 'resolver:\n  authPort: 0\n', 2, 'resolver.authPort', 'from 1 to 65535'],
     // impossible values
     ['zero timeout', 'resolver:\n  timeoutMs: 0\n', 2, 'resolver.timeoutMs', 'must be from 1 to 2147483647 (got 0)'],
     ['negative timeout', 'server:\n  tcp:\n    idleTimeoutMs: -5\n', 3, 'server.tcp.idleTimeoutMs', '(got -5)'],
@@ -453,6 +471,10 @@ describe('describeConfig', () => {
       resolver: {
         mode: 'forward',
         upstreams: ['1.1.1.1:53', '9.9.9.9:53', '[2606:4700:4700::1111]:53', '[2620:fe::fe]:53'],
+        rootHints: 'IANA (built in)',
+        authPort: 53,
+        qnameMinimisation: true,
+        caseRandomisation: false,
         timeoutMs: 1500,
         attempts: 4,
         totalTimeoutMs: 5000,
