@@ -52,7 +52,8 @@ export type RecursorEvent =
   | { readonly kind: 'limit'; readonly limit: LimitName };
 
 export interface RecursorOptions {
-  readonly rootHints: ReadonlyArray<{ name: string; addresses: string[] }>;
+  /** Root servers: names and IPv4/IPv6 literals (IANA_ROOT_HINTS from root-hints.ts fits). */
+  readonly rootHints: ReadonlyArray<{ readonly name: string; readonly addresses: readonly string[] }>;
   /** Port for all authoritative traffic (default 53). */
   readonly authPort?: number;
   /** RFC 9156, default true. */
