@@ -135,7 +135,7 @@ export class RecordCache {
     return undefined;
   }
 
-  /** Whether the name is known not to exist (RFC 8020 cut). */
+  /** Drops everything. */
   clear(): void {
     this.lru.clear();
   }
