@@ -80,7 +80,7 @@ grep -q touchable "$TMP/policy.yaml" || { echo "could not redirect a list to $TM
 cat >"$TMP/config.yaml" <<C
 server: { listen: ["$HOST:$PORT"] }
 admin: { listen: "$HOST:$ADMIN_PORT" }
-resolver: { upstreams: ["$HOST:$AUTH_PORT"] }
+resolver: { mode: forward, upstreams: ["$HOST:$AUTH_PORT"] }
 policy: { file: policy.yaml }
 log: { level: warn, format: json }
 C

@@ -4,7 +4,7 @@ import { explain } from './filter/explain';
 import { FilterManager, ReloadOutcome } from './filter/manager';
 import { SchoolFilter } from './filter/school-filter';
 import { AnswerCache } from './cache/answer-cache';
-import { forwardResolver } from './chain/forward-link';
+import { Resolver, resolverLink } from './chain/resolve-link';
 import type { Config } from './config/types';
 import { describeConfig } from './config/load';
 import type { Logger } from './log/logger';
@@ -14,6 +14,8 @@ import { Dispatcher } from './server/dispatch';
 import { TcpListener } from './server/tcp';
 import { UdpListener } from './server/udp';
 import { Forwarder } from './upstream/forwarder';
+import { Recursor } from './recursor/recursor';
+import { IANA_ROOT_HINTS } from './recursor/root-hints';
 import { fmt } from './upstream/transport';
 
 export interface RunningResolver {
@@ -44,20 +46,37 @@ export interface StartOptions {
 
 export async function startResolver(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningResolver> {
   log.info('starting school-dns', { config: describeConfig(config) });
-  const upstreamLabels = config.resolver.upstreams.map(fmt);
+  const upstreamLabels = config.resolver.mode === 'forward' ? config.resolver.upstreams.map(fmt) : [];
   const metrics = new Metrics(upstreamLabels, { processMetrics: opts.processMetrics });
   const cache = new AnswerCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes });
   metrics.gauge('school_dns_cache_entries', 'Answers held in the cache.', () => cache.size);
   metrics.gauge('school_dns_cache_bytes', 'Approximate bytes held by the answer cache.', () => cache.bytes);
-  const forwarder = new Forwarder({
-    upstreams: config.resolver.upstreams,
-    timeoutMs: config.resolver.timeoutMs,
-    attempts: config.resolver.attempts,
-    totalTimeoutMs: config.resolver.totalTimeoutMs,
-    ttlPolicy: config.cache,
-    observe: (u, outcome, seconds) => metrics.upstream(u, outcome, seconds),
-    onCoalesced: () => metrics.coalescedQuery(),
-  });
+  let resolver: Resolver;
+  let recursor: Recursor | null = null;
+  if (config.resolver.mode === 'recursive') {
+    const hints = config.resolver.rootHints;
+    recursor = new Recursor({
+      rootHints: hints ? [{ name: 'configured-root', addresses: [...hints] }] : IANA_ROOT_HINTS,
+      authPort: config.resolver.authPort,
+      qnameMinimisation: config.resolver.qnameMinimisation,
+      caseRandomisation: config.resolver.caseRandomisation,
+      timeoutMs: config.resolver.timeoutMs,
+      totalTimeoutMs: config.resolver.totalTimeoutMs,
+      ttlPolicy: config.cache,
+      observe: (e) => metrics.recursorEvent(e.kind, e.kind === 'limit' ? e.limit : e.kind === 'query' ? e.transport : ''),
+    });
+    resolver = recursor;
+  } else {
+    resolver = new Forwarder({
+      upstreams: config.resolver.upstreams,
+      timeoutMs: config.resolver.timeoutMs,
+      attempts: config.resolver.attempts,
+      totalTimeoutMs: config.resolver.totalTimeoutMs,
+      ttlPolicy: config.cache,
+      observe: (u, outcome, seconds) => metrics.upstream(u, outcome, seconds),
+      onCoalesced: () => metrics.coalescedQuery(),
+    });
+  }
   let manager: FilterManager | null = null;
   let filter: SchoolFilter | undefined;
   if (config.policy.file) {
@@ -68,7 +87,7 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
   } else {
     log.warn('filtering is off (policy.file is null): every name resolves');
   }
-  const { chain, links } = buildChain({ metrics, cache, resolve: forwardResolver(forwarder), filter, identify: filter?.identify });
+  const { chain, links } = buildChain({ metrics, cache, resolve: resolverLink(resolver), filter, identify: filter?.identify });
   log.info('handler chain', { links: links.join(' -> ') });
   const dispatcher = new Dispatcher(chain, metrics, log, config.log.queries);
 
@@ -76,6 +95,7 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
   const tcp: TcpListener[] = [];
   let admin: AdminServer | null = null;
   const closeAll = async (): Promise<void> => {
+    recursor?.close();
     await Promise.all([...udp.map((l) => l.close()), ...tcp.map((l) => l.close()), admin?.close()]);
   };
   try {

@@ -68,7 +68,7 @@ export const DEFAULTS: ConfigInput = deepFreeze({
     listen: '127.0.0.1:9153',
   },
   resolver: {
-    mode: 'forward',
+    mode: 'recursive',
     upstreams: ['1.1.1.1', '9.9.9.9', '[2606:4700:4700::1111]', '[2620:fe::fe]'],
     rootHints: null,
     authPort: 53,

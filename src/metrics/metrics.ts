@@ -2,7 +2,7 @@
 // types, rcodes, and the configured upstreams. Nothing per client, nothing per name.
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { RCODE_NAMES, TYPE_NAMES, Type } from '../dns/constants';
-import { FastCounter, FastHistogram } from './fast';
+import { FastCounter, FastHistogram, KeyedCounter, Series } from './fast';
 
 export const enum Transport { Udp = 0, Tcp = 1 }
 export const TRANSPORT_NAMES = ['udp', 'tcp'] as const;
@@ -41,6 +41,8 @@ export class Metrics {
   private readonly upstreamResults: FastCounter;
   private readonly coalesced: FastCounter;
   private readonly tcpConnections: FastCounter;
+  private readonly recursorEvents: KeyedCounter;
+  private readonly recursorSeries = new Map<string, Map<string, Series>>();
   private inflightCount = 0;
   private readonly upstreamIndex = new Map<string, number>();
 
@@ -62,6 +64,9 @@ export class Metrics {
     for (const upstream of upstreams) for (const outcome of UPSTREAM_OUTCOMES) upLabels.push({ upstream, outcome });
     this.upstreamResults = new FastCounter('school_dns_upstream_queries_total', 'Upstream exchanges, by upstream and outcome.', upLabels, r);
     this.coalesced = new FastCounter('school_dns_upstream_coalesced_total', 'Client queries that joined an identical upstream query already in flight.', [{}], r);
+    this.recursorEvents = new KeyedCounter('school_dns_recursor_events_total',
+      'Recursive resolution: authoritative queries sent (kind="query", by transport), timeouts, lame servers, limits hit (kind="limit", by limit), ...',
+      ['kind', 'detail'], r);
     this.tcpConnections = new FastCounter('school_dns_tcp_connections_refused_total', 'TCP connections refused because the connection cap was reached.', [{}], r);
     const self = this;
     new Gauge({
@@ -103,6 +108,15 @@ export class Metrics {
     if (i === undefined) return;
     this.upstreamResults.inc(i * UPSTREAM_OUTCOMES.length + UPSTREAM_OUTCOMES.indexOf(outcome));
     if (outcome === 'ok' && seconds !== undefined) this.upstreamDuration.observe(i, seconds);
+  }
+
+  /** Kinds and details come from a fixed set in the recursor (never a server address or a name). */
+  recursorEvent(kind: string, detail: string): void {
+    let byDetail = this.recursorSeries.get(kind);
+    if (byDetail === undefined) this.recursorSeries.set(kind, (byDetail = new Map()));
+    let s = byDetail.get(detail);
+    if (s === undefined) byDetail.set(detail, (s = this.recursorEvents.series(kind, detail)));
+    s.value++;
   }
 
   coalescedQuery(): void {

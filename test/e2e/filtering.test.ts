@@ -271,7 +271,7 @@ describe('school-dns serve as a process', () => {
     writeFileSync(path.join(dir, 'config.yaml'), `
 server: { listen: ["127.0.0.1:${dnsPort}"] }
 admin: { listen: "127.0.0.1:${adminPort}" }
-resolver: { upstreams: ["127.0.0.1:${upstream.port}"] }
+resolver: { mode: forward, upstreams: ["127.0.0.1:${upstream.port}"] }
 policy: { file: policy.yaml }
 blocking: { sinkholeIPv4: "10.9.9.9" }
 log: { level: info, format: json }

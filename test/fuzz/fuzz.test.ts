@@ -11,7 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { AnswerCache } from '../../src/cache/answer-cache';
-import { forwardResolver } from '../../src/chain/forward-link';
+import { resolverLink } from '../../src/chain/resolve-link';
 import { MessageError, ScannedMessage, scanMessage } from '../../src/dns/message';
 import { encodeName, readName, skipName } from '../../src/dns/name';
 import { isRejection, parseQuery, ParseResult, Query } from '../../src/dns/query';
@@ -340,7 +340,7 @@ describe(`fuzz (FUZZ_SEED=${SEED})`, () => {
         ttlPolicy: { minTtl: 0, maxTtl: 86400, maxNegativeTtl: 3600 },
         observe: (u, o, s) => metrics.upstream(u, o, s),
       });
-      const { chain } = buildChain({ metrics, cache, resolve: forwardResolver(forwarder) });
+      const { chain } = buildChain({ metrics, cache, resolve: resolverLink(forwarder) });
       const { log, logs } = collectingLogger();
       const dispatcher = new Dispatcher(chain, metrics, log);
       const failures = new Failures('dispatch');

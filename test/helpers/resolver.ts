@@ -30,12 +30,15 @@ function merge<T>(base: T, over: DeepPartial<T> | undefined): T {
 /**
  * Starts school-dns with the embedded defaults, overridden by `over`; it listens on
  * 127.0.0.1 (ephemeral port) unless `over.server.listen` says otherwise, admin on an
- * ephemeral port too, filters nothing (policy.file null), and logs JSON into `logs`.
+ * ephemeral port too, forwards (resolver.mode forward), filters nothing (policy.file null),
+ * and logs JSON into `logs`.
  */
 export async function startTestResolver(over: DeepPartial<Config> = {}): Promise<TestResolver> {
   const base = merge(defaultConfig(), {
     server: { listen: [loopback(0)] },
     admin: { listen: loopback(0) },
+    // Forwarding unless a test asks for recursion: most tests script their upstream.
+    resolver: { mode: 'forward' },
     // No filtering unless a test asks for a policy: the forwarding and server tests are about DNS.
     policy: { file: null },
     log: { level: 'warn' },

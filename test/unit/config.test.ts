@@ -48,7 +48,7 @@ describe('defaultConfig', () => {
     expect(c.server.tcp).toEqual({ idleTimeoutMs: 10000, maxConnections: 1000, maxPipelined: 64 });
     expect(c.admin.listen).toEqual({ host: '127.0.0.1', port: 9153, family: 4 });
     expect(c.resolver).toEqual({
-      mode: 'forward',
+      mode: 'recursive',
       upstreams: [
         { host: '1.1.1.1', port: 53, family: 4 },
         { host: '9.9.9.9', port: 53, family: 4 },
@@ -469,7 +469,7 @@ describe('describeConfig', () => {
       server: { listen: ['127.0.0.1:5353', '[::1]:5353'], tcp: { idleTimeoutMs: 10000, maxConnections: 1000, maxPipelined: 64 } },
       admin: { listen: '127.0.0.1:9153' },
       resolver: {
-        mode: 'forward',
+        mode: 'recursive',
         upstreams: ['1.1.1.1:53', '9.9.9.9:53', '[2606:4700:4700::1111]:53', '[2620:fe::fe]:53'],
         rootHints: 'IANA (built in)',
         authPort: 53,

@@ -2,7 +2,7 @@ import { AnswerCache } from '../../src/cache/answer-cache';
 import { cacheLink } from '../../src/chain/cache-link';
 import { clientLink } from '../../src/chain/client-link';
 import { filterLink } from '../../src/chain/filter-link';
-import { forwardResolver } from '../../src/chain/forward-link';
+import { resolverLink } from '../../src/chain/resolve-link';
 import { metricsLink } from '../../src/chain/metrics-link';
 import { specialLink } from '../../src/chain/special-link';
 import { answerFromMessage } from '../../src/dns/answer';
@@ -216,12 +216,12 @@ describe('cache link', () => {
   });
 });
 
-describe('forward resolver (last link)', () => {
+describe('resolver link (last link)', () => {
   const fake = (impl: () => Promise<unknown>) => ({ resolve: impl } as unknown as Forwarder);
 
   it('renders the upstream answer for the client and marks it for the cache', async () => {
     const ctx = ctxFor(query('Up.Example', 'A', { id: 77 }));
-    const out = await forwardResolver(fake(async () => upstreamAnswer('up.example', '198.51.100.7')))(ctx);
+    const out = await resolverLink(fake(async () => upstreamAnswer('up.example', '198.51.100.7')))(ctx);
     const d = decode(out);
     expect(d.id).toBe(77);
     expect(d.questions[0].name).toBe('Up.Example');
@@ -231,7 +231,7 @@ describe('forward resolver (last link)', () => {
 
   it('answers SERVFAIL with EDE 22 when every upstream failed', async () => {
     const ctx = ctxFor(query('down.example', 'A', { edns: true }));
-    const out = await forwardResolver(fake(async () => { throw new UpstreamError('all failed', []); }))(ctx);
+    const out = await resolverLink(fake(async () => { throw new UpstreamError('all failed', []); }))(ctx);
     expect(rcodeOf(out)).toBe(2);
     const opt = decode(out).additionals.find((r) => r.type === 'OPT') as unknown as { options: { code: number; data?: Buffer }[] };
     expect(opt.options[0].code).toBe(15);
@@ -240,6 +240,17 @@ describe('forward resolver (last link)', () => {
 
   it('lets unexpected errors through to the dispatcher', async () => {
     const ctx = ctxFor(query('bug.example', 'A'));
-    await expect(forwardResolver(fake(async () => { throw new TypeError('bug'); }))(ctx)).rejects.toThrow('bug');
+    await expect(resolverLink(fake(async () => { throw new TypeError('bug'); }))(ctx)).rejects.toThrow('bug');
+  });
+});
+
+describe('resolver link: limits', () => {
+  it('answers SERVFAIL with EDE 0 when the resolver hit a resolution limit', async () => {
+    const ctx = ctxFor(query('loop.example', 'A', { edns: true }));
+    const out = await resolverLink({ resolve: async () => { throw Object.assign(new Error('cname chain'), { code: 'RESOLUTION_LIMIT' }); } })(ctx);
+    expect(rcodeOf(out)).toBe(2);
+    const opt = decode(out).additionals.find((r) => r.type === 'OPT')!;
+    expect(opt.options![0].data!.readUInt16BE(0)).toBe(0);
+    expect(opt.options![0].data!.subarray(2).toString()).toContain('limit');
   });
 });
