@@ -213,7 +213,7 @@ for (const r of runs) {
 }
 out.push('');
 out.push('srv%  CPU the server process used during the run (100 = one core). Near 100: the server was');
-out.push('      the limit. Well below: dnsperf (one thread, ~110-120k qps here) was, and qps is a lower bound.');
+out.push('      the limit. Well below: dnsperf (one thread, ~110-140k qps here) was, and qps is a lower bound.');
 out.push("oth%  CPU on the server's core during the run not used by the server: kernel packet work (3-8)");
 out.push(`      plus other processes. busy%  whole-machine CPU use in the second before the run.`);
 const disturbedRuns = runs.filter((r) => r.ok && r.disturbed);

@@ -20,8 +20,9 @@
 #   BENCH_MAX_QPS=0          dnsperf -Q; 0 = unlimited
 #   BENCH_SERVERS="authoritative bare-node unbound school-dns"   which ones to run
 #   BENCH_WORKLOADS="cached uncached"
-#   BENCH_REPEAT=1           measured runs per server and workload (a fresh server
-#                            process each); the report uses the one with the best qps
+#   BENCH_REPEAT=1           rounds: each measures every server and workload once (a
+#                            fresh server process per run); the report shows, per cell,
+#                            the run with the best qps (the least disturbed) and lists all
 #   BENCH_IDLE_WAIT=20       before each measured run, wait up to this many seconds for
 #                            other processes to leave the machine idle (<= 10% busy)
 #   BENCH_SKIP_BUILD=1       do not run `npm run build` first
@@ -35,7 +36,7 @@
 #                            127.0.0.1 in its walled-garden default group: every bench.test
 #                            answer would be the block page, measuring nothing we want.)
 #   BENCH_AUTH_PORT=5400 BENCH_BARE_PORT=5350 BENCH_UNBOUND_PORT=5370
-#   BENCH_SCHOOL_PORT=5360 BENCH_SCHOOL_ADMIN_PORT=9160
+#   BENCH_UNBOUND_CONTROL_PORT=5371 BENCH_SCHOOL_PORT=5360 BENCH_SCHOOL_ADMIN_PORT=9160
 #
 # CPU pinning (2-core machine): the server under test gets core BENCH_SERVER_CPU
 # to itself; dnsperf runs on BENCH_LOAD_CPU; the authoritative upstream, when it
