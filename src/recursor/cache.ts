@@ -12,6 +12,10 @@
 // Negative answers (RFC 2308) live here too: NODATA under the same key as the RRset it
 // denies, NXDOMAIN under the name alone, and an NXDOMAIN also answers for every name below
 // it (RFC 8020). Entries are bounded by an LRU and expire by TTL.
+//
+// Serve-stale (RFC 8767): an expired entry is kept (the LRU still bounds the count) and,
+// for `maxStaleMs` after its expiry, the *Stale getters still return it, marked stale and
+// with the stale TTL; the ordinary getters never do. Past that window it is dropped.
 import { LRUCache } from 'lru-cache';
 import type { TtlPolicy } from '../dns/answer';
 import { Rr, isSubdomain, parentName, soaMinimum } from './wire';
@@ -56,12 +60,31 @@ export interface NegativeHit {
   readonly name: string;
 }
 
+/** What the stale-tolerant getters return: fresh data, or expired data within the stale window. */
+export interface MaybeStale<T> {
+  readonly value: T;
+  /** Expired: every TTL in `value` is the stale TTL. */
+  readonly stale: boolean;
+  /** When the entry was stored (ms): of two stale entries that disagree, the later is believed. */
+  readonly storedAt: number;
+}
+
+/** The life of a fresh entry: its TTL when stored (s) and what is left of it (ms). */
+export interface EntryLife {
+  readonly ttl: number;
+  readonly leftMs: number;
+}
+
 const NX = -1;
 
 export class RecordCache {
   private readonly lru: LRUCache<string, Entry>;
 
-  constructor(private readonly policy: TtlPolicy, maxEntries = 100_000) {
+  /**
+   * @param maxStaleMs how long after expiry an entry may still be returned by the *Stale
+   *   getters (RFC 8767's maximum stale timer); 0 (the default): never.
+   */
+  constructor(private readonly policy: TtlPolicy, maxEntries = 100_000, private readonly maxStaleMs = 0) {
     this.lru = new LRUCache<string, Entry>({ max: maxEntries });
   }
 
@@ -103,6 +126,62 @@ export class RecordCache {
     return e.records.map((r) => ({ ...r, ttl: Math.min(r.ttl, left) }));
   }
 
+  /**
+   * The RRset if fresh (TTLs counted down, capped at `staleTtl`), or else if expired less
+   * than the stale window ago (every TTL `staleTtl`), with at least `minRank`.
+   */
+  getRrsetStale(name: string, type: number, now: number, staleTtl: number, minRank: Rank = Rank.Additional): MaybeStale<Rr[]> | undefined {
+    const e = this.live(keyOf(name, type), now);
+    if (!e || e.kind !== 'rrset' || e.rank < minRank) return undefined;
+    const stale = e.expiresAt <= now;
+    const ttl = stale ? staleTtl : Math.min(staleTtl, Math.ceil((e.expiresAt - now) / 1000));
+    return { value: e.records.map((r) => ({ ...r, ttl: stale ? ttl : Math.min(r.ttl, ttl) })), stale, storedAt: storedAt(e) };
+  }
+
+  /**
+   * Like getNegative, but an entry expired less than the stale window ago also counts,
+   * its SOA TTL then `staleTtl` (a fresh one's is capped at `staleTtl`). Fresh beats stale.
+   */
+  getNegativeStale(name: string, type: number, now: number, staleTtl: number): MaybeStale<NegativeHit> | undefined {
+    let stale: MaybeStale<NegativeHit> | undefined;
+    const consider = (e: Entry | undefined, n: string, kind: NegativeEntry['kind']): MaybeStale<NegativeHit> | undefined => {
+      if (!e || e.kind !== kind) return undefined;
+      const isStale = e.expiresAt <= now;
+      const ttl = isStale ? staleTtl : Math.min(staleTtl, Math.ceil((e.expiresAt - now) / 1000));
+      const hit = { value: { kind, soa: e.soa ? { ...e.soa, ttl: isStale ? ttl : Math.min(e.soa.ttl, ttl) } : null, name: n }, stale: isStale, storedAt: storedAt(e) };
+      if (!isStale) return hit;
+      stale ??= hit;
+      return undefined;
+    };
+    for (let n: string | null = name; n !== null; n = parentName(n)) {
+      if (!isSubdomain(name, n)) continue;
+      const hit = consider(this.live(keyOf(n, NX), now), n, 'nxdomain');
+      if (hit) return hit;
+    }
+    return consider(this.live(keyOf(name, type), now), name, 'nodata') ?? stale;
+  }
+
+  /**
+   * The TTL an unexpired entry was stored with and the time it has left: for (name, type),
+   * or with type null for an NXDOMAIN cached at exactly `name`. For deciding on prefetch.
+   */
+  lifeOf(name: string, type: number | null, now: number): EntryLife | undefined {
+    const e = this.lru.get(keyOf(name, type === null ? NX : type));
+    if (!e || e.expiresAt <= now) return undefined;
+    return { ttl: e.ttl, leftMs: e.expiresAt - now };
+  }
+
+  /** The entry for `key` if fresh or within the stale window; one past the window is dropped. */
+  private live(key: string, now: number): Entry | undefined {
+    const e = this.lru.get(key);
+    if (!e) return undefined;
+    if (e.expiresAt + this.maxStaleMs <= now) {
+      this.lru.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
   /** Rank of the cached, unexpired entry for (name, type); 0 if none. */
   rankOf(name: string, type: number, now: number): number {
     const e = this.lru.get(keyOf(name, type));
@@ -139,6 +218,10 @@ export class RecordCache {
   clear(): void {
     this.lru.clear();
   }
+}
+
+function storedAt(e: Entry): number {
+  return e.expiresAt - e.ttl * 1000;
 }
 
 function withTtl(e: NegativeEntry, now: number): Rr | null {

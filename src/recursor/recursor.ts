@@ -5,6 +5,19 @@
 // negative answers (RFC 2308, RFC 8020), retries over TCP on TC and without EDNS on
 // FORMERR, picks servers by smoothed RTT and sets lame and unresponsive ones aside, and
 // bounds the work any one client query can cause.
+//
+// Serve-stale (RFC 8767): expired records stay in the record cache for a stale window;
+// when every server that could refresh one is unreachable (timeouts and network errors
+// only: an NXDOMAIN, a SERVFAIL or a lame reply from a server that answered is a real
+// answer about the zone), or when the resolution has not finished within the client
+// response timer, the client gets the expired data with a short TTL, marked stale, while
+// the resolution carries on and refreshes the cache if it can. After a failed refresh,
+// stale data is served without asking again for the failure recheck time.
+//
+// Prefetch: a record-cache hit on an entry with little of its TTL left, or an explicit
+// prefetch() from the answer cache above, refreshes it in the background, once per key
+// at a time and a bounded number at once, so popular names do not expire.
+import { LRUCache } from 'lru-cache';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { HostPort } from '../config/types';
@@ -32,6 +45,8 @@ export interface RecursorLimits {
   maxConcurrentOutgoing: number;
   /** Nesting of NS-name resolutions (resolving an NS name that needs another NS name...). */
   maxDependencyDepth: number;
+  /** Background prefetches in flight at once; more are skipped. */
+  maxConcurrentPrefetch: number;
 }
 
 export type LimitName = keyof RecursorLimits;
@@ -43,12 +58,50 @@ export const DEFAULT_LIMITS: RecursorLimits = {
   maxCnameChain: 12,
   maxConcurrentOutgoing: 500,
   maxDependencyDepth: 4,
+  maxConcurrentPrefetch: 32,
 };
+
+/** RFC 8767's timers and TTL. */
+export interface ServeStaleOptions {
+  /** How long after expiry a record may still be served (the maximum stale timer; RFC 8767 suggests 1–3 days). */
+  readonly maxStaleSeconds: number;
+  /** TTL of stale records in replies (RFC 8767 §4 recommends 30; at least 1). */
+  readonly staleAnswerTtl: number;
+  /** With no answer after this long, stale data is sent if there is any and the resolution goes on (RFC 8767 §5: 1.8 s). */
+  readonly clientResponseTimerMs: number;
+  /** After a refresh failed for unreachable servers, stale data is served without trying again for this long (RFC 8767 §5: 30 s). */
+  readonly failureRecheckMs: number;
+}
+
+export const DEFAULT_SERVE_STALE: ServeStaleOptions = {
+  maxStaleSeconds: 86_400,
+  staleAnswerTtl: 30,
+  clientResponseTimerMs: 1_800,
+  failureRecheckMs: 30_000,
+};
+
+export interface PrefetchOptions {
+  /** Entries stored with a shorter TTL are never prefetched. */
+  readonly minTtlSeconds: number;
+  /** A hit with less than this fraction of the stored TTL left starts a prefetch. */
+  readonly remainingFraction: number;
+}
+
+export const DEFAULT_PREFETCH: PrefetchOptions = { minTtlSeconds: 10, remainingFraction: 0.1 };
+
+/**
+ * What the recursor answers: an Answer, maybe marked stale (RFC 8767). A stale answer's
+ * records carry the stale TTL and its lifetime is 0, so the answer cache does not keep it;
+ * the reply built from it should carry Extended DNS Error 3 (Stale Answer, RFC 8914).
+ */
+export interface RecursorAnswer extends Answer {
+  readonly stale?: boolean;
+}
 
 /** What the recursor reports for metrics; every field has a bounded set of values. */
 export type RecursorEvent =
   | { readonly kind: 'query'; readonly transport: 'udp' | 'tcp' }
-  | { readonly kind: 'timeout' | 'network' | 'malformed' | 'mismatch' | 'truncated' | 'formerr' | 'servfail' | 'lame' | 'qmin_fallback' | 'coalesced' }
+  | { readonly kind: 'timeout' | 'network' | 'malformed' | 'mismatch' | 'truncated' | 'formerr' | 'servfail' | 'lame' | 'qmin_fallback' | 'coalesced' | 'stale' | 'prefetch' }
   | { readonly kind: 'limit'; readonly limit: LimitName };
 
 export interface RecursorOptions {
@@ -71,12 +124,26 @@ export interface RecursorOptions {
   readonly ipv6?: boolean;
   /** Entries in the record cache (default 100 000). */
   readonly cacheSize?: number;
+  /** Serve-stale (RFC 8767), on by default with DEFAULT_SERVE_STALE; false turns it off. */
+  readonly serveStale?: Partial<ServeStaleOptions> | false;
+  /** Prefetch of entries about to expire, on by default with DEFAULT_PREFETCH; false turns it off. */
+  readonly prefetch?: Partial<PrefetchOptions> | false;
 }
 
 export class RecursorError extends Error {
-  constructor(readonly code: 'UPSTREAM_FAILED' | 'RESOLUTION_LIMIT', message: string, readonly limit?: LimitName) {
+  constructor(
+    readonly code: 'UPSTREAM_FAILED' | 'RESOLUTION_LIMIT',
+    message: string,
+    readonly limit?: LimitName,
+    /** No server that could answer replied at all (timeouts, network errors): stale data may be served. */
+    readonly unreachable = false,
+  ) {
     super(message);
   }
+}
+
+function isUnreachable(e: unknown): boolean {
+  return e instanceof RecursorError && e.unreachable;
 }
 
 /** Shared by one client query and the NS-name resolutions it causes. */
@@ -91,6 +158,18 @@ interface Ctx {
   readonly depth: number;
   /** NS names being resolved on the way here: a name seen again is a delegation loop. */
   readonly resolving: ReadonlySet<string>;
+  /** Ignore cached answers for the name asked and its aliases (a prefetch); delegations are still used. */
+  readonly refresh: boolean;
+  /** For the client's own question only: set when an answer came from an entry worth prefetching. */
+  readonly watch: { nearExpiry: boolean } | null;
+}
+
+/** Why the servers for a zone gave nothing usable, as far as serve-stale cares. */
+interface FailureNote {
+  /** A server timed out or could not be reached. */
+  unreachable: boolean;
+  /** A server answered with an error or lamely, or there was no server to ask. */
+  other: boolean;
 }
 
 interface Result {
@@ -102,6 +181,11 @@ interface Result {
 type ZoneReply =
   | { readonly kind: 'referral'; readonly cut: string; readonly ns: Rr[]; readonly glue: Rr[] }
   | { readonly kind: 'answer'; readonly rcode: number; readonly answers: Rr[]; readonly authority: Rr[]; readonly zone: string };
+
+/** A result from the cache alone, maybe with stale data in it. */
+interface CachedResult extends Result {
+  readonly stale: boolean;
+}
 
 /** Servers tried for one question at one zone before giving up on it. */
 const MAX_SERVER_ATTEMPTS = 6;
@@ -120,7 +204,12 @@ export class Recursor {
   private readonly ipv6: boolean;
   private readonly hintNames: string[];
   private readonly hintAddresses = new Map<string, string[]>();
-  private readonly inflight = new Map<string, Promise<Answer>>();
+  private readonly inflight = new Map<string, Promise<RecursorAnswer>>();
+  private readonly prefetching = new Map<string, Promise<void>>();
+  private readonly staleOpts: ServeStaleOptions | null;
+  private readonly prefetchOpts: PrefetchOptions | null;
+  /** Keys whose last resolution failed for unreachable servers, until when stale data is served without asking. */
+  private readonly failedUntil = new LRUCache<string, number>({ max: 10_000 });
   private outgoing = 0;
   private closed = false;
 
@@ -133,7 +222,19 @@ export class Recursor {
     this.timeoutMs = opts.timeoutMs ?? 800;
     this.totalTimeoutMs = opts.totalTimeoutMs ?? 4000;
     this.ipv6 = opts.ipv6 ?? true;
-    this.cache = new RecordCache(opts.ttlPolicy, opts.cacheSize);
+    if (opts.serveStale === false) {
+      this.staleOpts = null;
+    } else {
+      const s = { ...DEFAULT_SERVE_STALE, ...opts.serveStale };
+      this.staleOpts = {
+        maxStaleSeconds: Math.max(0, s.maxStaleSeconds),
+        staleAnswerTtl: Math.max(1, Math.floor(s.staleAnswerTtl)),
+        clientResponseTimerMs: Math.max(1, s.clientResponseTimerMs),
+        failureRecheckMs: Math.max(0, s.failureRecheckMs),
+      };
+    }
+    this.prefetchOpts = opts.prefetch === false ? null : { ...DEFAULT_PREFETCH, ...opts.prefetch };
+    this.cache = new RecordCache(opts.ttlPolicy, opts.cacheSize, this.staleOpts ? this.staleOpts.maxStaleSeconds * 1000 : 0);
     this.servers = new ServerTable();
     this.hintNames = [];
     for (const h of opts.rootHints) {
@@ -152,36 +253,163 @@ export class Recursor {
     return this.inflight.size;
   }
 
-  /** Resolves a question, sharing the work with identical ones in flight. */
-  resolve(req: ForwardRequest): Promise<Answer> {
-    const existing = this.inflight.get(req.key);
-    if (existing) {
-      this.emit({ kind: 'coalesced' });
-      return existing;
+  /** Background prefetches in flight now. */
+  get prefetchCount(): number {
+    return this.prefetching.size;
+  }
+
+  /**
+   * Resolves a question, sharing the work with identical ones in flight. With serve-stale,
+   * the answer may be stale (marked so) when the servers cannot be reached or are slower
+   * than the client response timer.
+   */
+  resolve(req: ForwardRequest): Promise<RecursorAnswer> {
+    return this.staleOpts ? this.resolveOrStale(req, this.staleOpts) : this.resolution(req);
+  }
+
+  /**
+   * Refreshes the answer to `req` in the background, bypassing the cached answer (not the
+   * cached delegations), and hands the fresh answer to `onAnswer` (e.g. to put it in the
+   * answer cache). A no-op when prefetch is off, one is already in flight for the key, or
+   * maxConcurrentPrefetch are; failures are dropped (the entry then just expires).
+   */
+  prefetch(req: ForwardRequest, onAnswer?: (answer: Answer) => void): void {
+    if (!this.prefetchOpts || this.closed || this.prefetching.has(req.key)) return;
+    if (this.prefetching.size >= this.limits.maxConcurrentPrefetch) {
+      this.limitHit('maxConcurrentPrefetch', `${this.prefetching.size} prefetches already in flight`);
+      return;
     }
-    const p = this.resolveUncoalesced(req).finally(() => this.inflight.delete(req.key));
-    this.inflight.set(req.key, p);
-    return p;
+    this.emit({ kind: 'prefetch' });
+    const p = this.resolveUncoalesced(req, true)
+      .then((answer) => {
+        this.failedUntil.delete(req.key);
+        onAnswer?.(answer);
+      })
+      .catch(() => undefined)
+      .finally(() => this.prefetching.delete(req.key));
+    this.prefetching.set(req.key, p);
   }
 
   close(): void {
     this.closed = true;
     this.cache.clear();
+    this.failedUntil.clear();
   }
 
-  private async resolveUncoalesced(req: ForwardRequest): Promise<Answer> {
+  /** The resolution of `req`, shared with identical ones in flight. */
+  private resolution(req: ForwardRequest): Promise<RecursorAnswer> {
+    const existing = this.inflight.get(req.key);
+    if (existing) {
+      this.emit({ kind: 'coalesced' });
+      return existing;
+    }
+    const p = this.resolveUncoalesced(req, false)
+      .then(
+        (answer) => {
+          this.failedUntil.delete(req.key);
+          return answer;
+        },
+        (e: unknown) => {
+          if (this.staleOpts && isUnreachable(e)) this.failedUntil.set(req.key, Date.now() + this.staleOpts.failureRecheckMs);
+          throw e;
+        },
+      )
+      .finally(() => this.inflight.delete(req.key));
+    // A client answered from stale data stops waiting for this; its failure must not go unhandled.
+    p.catch(() => undefined);
+    this.inflight.set(req.key, p);
+    return p;
+  }
+
+  /** RFC 8767 §5: the fresh answer, or stale data when the servers are unreachable or slower than the client response timer. */
+  private async resolveOrStale(req: ForwardRequest, s: ServeStaleOptions): Promise<RecursorAnswer> {
+    if ((this.failedUntil.get(req.key) ?? 0) > Date.now()) {
+      // A refresh failed a moment ago: do not ask again yet (the failure recheck timer).
+      const stale = this.staleAnswer(req, Date.now());
+      if (stale) return stale;
+    }
+    const p = this.resolution(req);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<null>((resolve) => { timer = setTimeout(resolve, s.clientResponseTimerMs, null); });
+    try {
+      const first = await Promise.race([p, timedOut]);
+      if (first !== null) return first;
+    } catch (e) {
+      if (!isUnreachable(e)) throw e;
+      const stale = this.staleAnswer(req, Date.now());
+      if (stale) return stale;
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+    // The client response timer: answer from stale data if any; the resolution goes on and refreshes the cache.
+    return this.staleAnswer(req, Date.now()) ?? p;
+  }
+
+  /** The answer the cache alone gives, stale data included: marked stale with lifetime 0 if any of it is stale. */
+  private staleAnswer(req: ForwardRequest, now: number): RecursorAnswer | null {
+    if (!this.staleOpts || this.closed) return null;
+    let asked: { name: string; qtype: number };
+    try { asked = parseQuestion(req.question); } catch { return null; }
+    const result = this.cachedResult(asked.name, asked.qtype, now, this.staleOpts.staleAnswerTtl);
+    if (!result) return null;
+    const wire = encodeResponse(req.question, result.rcode, result.answer, result.authority);
+    const answer = answerFromMessage(wire, scanMessage(wire), this.opts.ttlPolicy, now);
+    if (!result.stale) return answer; // refreshed meanwhile
+    this.emit({ kind: 'stale' });
+    return { ...answer, lifetime: 0, stale: true };
+  }
+
+  /**
+   * (name, qtype) from the cache alone, following CNAMEs, expired entries within the stale
+   * window included. Fresh data beats stale; of stale data that disagrees, the latest stored.
+   */
+  private cachedResult(name: string, qtype: number, now: number, staleTtl: number): CachedResult | null {
+    const chain: Rr[] = [];
+    const seen = new Set<string>([name]);
+    let current = name;
+    let stale = false;
+    for (let round = 0; round <= this.limits.maxCnameChain + 1; round++) {
+      const pos = this.cache.getRrsetStale(current, qtype, now, staleTtl, Rank.NonAuthAnswer);
+      const cname = qtype === Type.CNAME ? undefined : this.cache.getRrsetStale(current, Type.CNAME, now, staleTtl, Rank.NonAuthAnswer);
+      const neg = this.cache.getNegativeStale(current, qtype, now, staleTtl);
+      const found = [pos, cname, neg].filter((x) => x !== undefined);
+      const pick = found.find((x) => !x.stale) ?? found.sort((x, y) => y.storedAt - x.storedAt)[0];
+      if (pick === undefined) return null;
+      stale ||= pick.stale;
+      if (pick === pos) return { rcode: Rcode.NOERROR, answer: [...chain, ...pos.value], authority: [], stale };
+      if (pick === neg) {
+        const hit = neg.value;
+        return { rcode: hit.kind === 'nxdomain' ? Rcode.NXDOMAIN : Rcode.NOERROR, answer: chain, authority: hit.soa ? [hit.soa] : [], stale };
+      }
+      const link = cname?.value[0];
+      const target = link ? rdataName(link.rdata) : null;
+      if (!link || target === null || seen.has(target)) return null;
+      seen.add(target);
+      chain.push(link);
+      current = target;
+    }
+    return null;
+  }
+
+  private async resolveUncoalesced(req: ForwardRequest, refresh: boolean): Promise<RecursorAnswer> {
     if (this.closed) throw new RecursorError('UPSTREAM_FAILED', 'the recursor is closed');
     const q = req.question;
-    const nameEnd = skipName(q, 0, q.length);
-    const name = nameEnd > 0 ? readName(q, 0, nameEnd) : null;
-    if (name === null || nameEnd + 4 > q.length) throw new RecursorError('UPSTREAM_FAILED', 'malformed question');
-    const qtype = q.readUInt16BE(nameEnd);
-    const qclass = q.readUInt16BE(nameEnd + 2);
-    if (qclass !== Class.IN) throw new RecursorError('UPSTREAM_FAILED', `class ${qclass} is not resolved iteratively`);
-    const ctx: Ctx = { budget: { queries: 0, deadline: Date.now() + this.totalTimeoutMs }, depth: 0, resolving: new Set() };
+    const { name, qtype } = parseQuestion(q);
+    const watch = { nearExpiry: false };
+    const ctx: Ctx = { budget: { queries: 0, deadline: Date.now() + this.totalTimeoutMs }, depth: 0, resolving: new Set(), refresh, watch: refresh ? null : watch };
     const result = await this.lookup(ctx, name, qtype);
+    if (watch.nearExpiry) this.prefetch(req);
     const wire = encodeResponse(q, result.rcode, result.answer, result.authority);
     return answerFromMessage(wire, scanMessage(wire), this.opts.ttlPolicy, Date.now());
+  }
+
+  /** Notes, for the client's question, a cache hit on an entry with little of its TTL left. */
+  private noteLife(ctx: Ctx, name: string, type: number | null, now: number): void {
+    const p = this.prefetchOpts;
+    if (!ctx.watch || !p || ctx.watch.nearExpiry) return;
+    const life = this.cache.lifeOf(name, type, now);
+    if (life && life.ttl >= p.minTtlSeconds && life.leftMs < life.ttl * 1000 * p.remainingFraction) ctx.watch.nearExpiry = true;
   }
 
   /** Resolves (name, qtype) to a final answer, following CNAME and DNAME across zones. */
@@ -196,19 +424,28 @@ export class Recursor {
     };
     for (let round = 0; round <= this.limits.maxCnameChain + 1; round++) {
       const now = Date.now();
-      const hit = this.cache.getRrset(current, qtype, now, Rank.NonAuthAnswer);
-      if (hit) return { rcode: Rcode.NOERROR, answer: [...chain, ...hit], authority: [] };
-      if (qtype !== Type.CNAME) {
-        const cname = this.cache.getRrset(current, Type.CNAME, now, Rank.NonAuthAnswer);
-        const target = cname && rdataName(cname[0].rdata);
-        if (cname && target !== null && target !== undefined) {
-          chain.push(cname[0]);
-          follow(target);
-          continue;
+      if (!ctx.refresh) {
+        const hit = this.cache.getRrset(current, qtype, now, Rank.NonAuthAnswer);
+        if (hit) {
+          this.noteLife(ctx, current, qtype, now);
+          return { rcode: Rcode.NOERROR, answer: [...chain, ...hit], authority: [] };
+        }
+        if (qtype !== Type.CNAME) {
+          const cname = this.cache.getRrset(current, Type.CNAME, now, Rank.NonAuthAnswer);
+          const target = cname && rdataName(cname[0].rdata);
+          if (cname && target !== null && target !== undefined) {
+            this.noteLife(ctx, current, Type.CNAME, now);
+            chain.push(cname[0]);
+            follow(target);
+            continue;
+          }
+        }
+        const neg = this.cache.getNegative(current, qtype, now);
+        if (neg) {
+          this.noteLife(ctx, neg.name, neg.kind === 'nxdomain' ? null : qtype, now);
+          return { rcode: neg.kind === 'nxdomain' ? Rcode.NXDOMAIN : Rcode.NOERROR, answer: chain, authority: neg.soa ? [neg.soa] : [] };
         }
       }
-      const neg = this.cache.getNegative(current, qtype, now);
-      if (neg) return { rcode: neg.kind === 'nxdomain' ? Rcode.NXDOMAIN : Rcode.NOERROR, answer: chain, authority: neg.soa ? [neg.soa] : [] };
 
       const reply = await this.iterate(ctx, current, qtype);
       const asked = current;
@@ -336,6 +573,7 @@ export class Recursor {
     let attempts = 0;
     let limitedBy: LimitName | null = null;
     const failures: string[] = [];
+    const note: FailureNote = { unreachable: false, other: false };
     for (let guard = 0; guard < MAX_SERVER_ATTEMPTS + nsNames.length + 2; guard++) {
       const now = Date.now();
       const candidates = this.servers.order([...new Set([...this.knownAddresses(zone, nsNames, now), ...extra])].filter((a) => !tried.has(a)), zone, now);
@@ -344,7 +582,11 @@ export class Recursor {
         tried.add(address);
         attempts++;
         const reply = await this.ask(ctx, address, zone, sendName, sendType);
-        if (typeof reply === 'string') { failures.push(`${address}: ${reply}`); continue; }
+        if (typeof reply === 'string') {
+          failures.push(`${address}: ${reply}`);
+          if (reply === 'timeout' || reply === 'network') note.unreachable = true; else note.other = true;
+          continue;
+        }
         return reply;
       }
       if (attempts >= MAX_SERVER_ATTEMPTS) break;
@@ -352,33 +594,43 @@ export class Recursor {
       const next = nsNames.find((n) => !gluelessTried.has(n) && this.addressesOf(n, now).length === 0);
       if (next === undefined) break;
       gluelessTried.add(next);
-      if (isSubdomain(next, zone)) continue; // in-bailiwick without glue: only the zone itself could tell
+      if (isSubdomain(next, zone)) { note.other = true; continue; } // in-bailiwick without glue: only the zone itself could tell
       if (nsResolutions >= this.limits.maxNsNamesPerReferral) { limitedBy = 'maxNsNamesPerReferral'; break; }
       nsResolutions++;
       try {
-        extra.push(...await this.resolveNsName(ctx, next));
+        extra.push(...await this.resolveNsName(ctx, next, note));
       } catch (e) {
         if (!(e instanceof RecursorError)) throw e;
         if (e.limit === 'maxQueriesPerRequest' || e.limit === 'maxConcurrentOutgoing') throw e;
         if (e.limit) limitedBy = e.limit;
+        if (e.unreachable) note.unreachable = true; else note.other = true;
         failures.push(`${next}: ${e.message}`);
       }
     }
     if (limitedBy) throw this.limitHit(limitedBy, `no server for ${zone || '.'} within the ${limitedBy} limit`);
-    throw new RecursorError('UPSTREAM_FAILED', `no server of ${zone || '.'} answered ${sendName} (${failures.join('; ') || 'no addresses'})`);
+    throw new RecursorError('UPSTREAM_FAILED', `no server of ${zone || '.'} answered ${sendName} (${failures.join('; ') || 'no addresses'})`, undefined, note.unreachable && !note.other);
   }
 
   /** Addresses of an NS name that has no glue, by resolving it (nested, with loop detection). */
-  private async resolveNsName(ctx: Ctx, nsName: string): Promise<string[]> {
+  private async resolveNsName(ctx: Ctx, nsName: string, note: FailureNote): Promise<string[]> {
     if (ctx.resolving.has(nsName)) throw this.limitHit('maxDependencyDepth', `delegation loop through ${nsName}`);
     if (ctx.depth + 1 > this.limits.maxDependencyDepth) throw this.limitHit('maxDependencyDepth', `NS-name resolutions nested deeper than ${this.limits.maxDependencyDepth}`);
-    const child: Ctx = { budget: ctx.budget, depth: ctx.depth + 1, resolving: new Set([...ctx.resolving, nsName]) };
+    const child: Ctx = { budget: ctx.budget, depth: ctx.depth + 1, resolving: new Set([...ctx.resolving, nsName]), refresh: false, watch: null };
     const out: string[] = [];
-    const a = await this.lookup(child, nsName, Type.A).catch((e: unknown) => { if (e instanceof RecursorError && !e.limit) return null; throw e; });
+    let unreachable = false;
+    const failed = (e: unknown): null => {
+      if (!(e instanceof RecursorError) || e.limit) throw e;
+      if (e.unreachable) unreachable = true;
+      return null;
+    };
+    const a = await this.lookup(child, nsName, Type.A).catch(failed);
     for (const r of a?.answer ?? []) if (r.type === Type.A) out.push(ipText(r.rdata));
     if (out.length === 0 && this.ipv6) {
-      const aaaa = await this.lookup(child, nsName, Type.AAAA).catch((e: unknown) => { if (e instanceof RecursorError && !e.limit) return null; throw e; });
+      const aaaa = await this.lookup(child, nsName, Type.AAAA).catch(failed);
       for (const r of aaaa?.answer ?? []) if (r.type === Type.AAAA) out.push(ipText(r.rdata));
+    }
+    if (out.length === 0) {
+      if (unreachable) note.unreachable = true; else note.other = true;
     }
     return out;
   }
@@ -480,7 +732,7 @@ export class Recursor {
     if (budget.queries >= this.limits.maxQueriesPerRequest) throw this.limitHit('maxQueriesPerRequest', `more than ${this.limits.maxQueriesPerRequest} queries for one client query`);
     if (this.outgoing >= this.limits.maxConcurrentOutgoing) throw this.limitHit('maxConcurrentOutgoing', `${this.outgoing} queries already in flight`);
     const remaining = budget.deadline - Date.now();
-    if (remaining <= 0) throw new RecursorError('UPSTREAM_FAILED', `no answer within ${this.totalTimeoutMs} ms`);
+    if (remaining <= 0) throw new RecursorError('UPSTREAM_FAILED', `no answer within ${this.totalTimeoutMs} ms`, undefined, true);
     budget.queries++;
     this.outgoing++;
     this.emit({ kind: 'query', transport: tcp ? 'tcp' : 'udp' });
@@ -517,6 +769,17 @@ export class Recursor {
   private emit(e: RecursorEvent): void {
     this.opts.observe?.(e);
   }
+}
+
+/** Name and type of a question section; only class IN is resolved. */
+function parseQuestion(q: Buffer): { name: string; qtype: number } {
+  const nameEnd = skipName(q, 0, q.length);
+  const name = nameEnd > 0 ? readName(q, 0, nameEnd) : null;
+  if (name === null || nameEnd + 4 > q.length) throw new RecursorError('UPSTREAM_FAILED', 'malformed question');
+  const qtype = q.readUInt16BE(nameEnd);
+  const qclass = q.readUInt16BE(nameEnd + 2);
+  if (qclass !== Class.IN) throw new RecursorError('UPSTREAM_FAILED', `class ${qclass} is not resolved iteratively`);
+  return { name, qtype };
 }
 
 /** Whether wire[i] is inside a label (not a length byte). */

@@ -4,7 +4,8 @@ import { Hierarchy, hierarchySpecs, rootHints, startServers } from '../helpers/a
 import { decode } from '../helpers/packets';
 import { encodeName } from '../../src/dns/name';
 import { TYPE_NAMES, Type } from '../../src/dns/constants';
-import { Recursor, RecursorEvent, RecursorOptions } from '../../src/recursor/recursor';
+import { Rank } from '../../src/recursor/cache';
+import { Recursor, RecursorAnswer, RecursorEvent, RecursorOptions } from '../../src/recursor/recursor';
 import type { Answer } from '../../src/dns/answer';
 
 let h: Hierarchy;
@@ -351,5 +352,42 @@ describe('more lameness and spoofing resistance', () => {
     h.clearLogs();
     expect(rrs(await ask(r, 'mail.example.com', 'A'))).toEqual([['mail.example.com', 'A', '192.0.2.2']]);
     expect(h.server('127.0.0.3').log.length).toBe(1);
+  });
+});
+
+describe('serve-stale and prefetch (the timed scenarios are in recursor-stale.test.ts)', () => {
+  const gone = (ttl: number) => [{ name: 'gone.example.com', type: Type.A, klass: 1, ttl, rdata: Buffer.from([192, 0, 2, 77]) }] as const;
+
+  test('an expired RRset is served stale (TTL 30, marked, lifetime 0) when the zone\'s server is silent', async () => {
+    const events: RecursorEvent[] = [];
+    const r = make({}, events);
+    await ask(r, 'ns1.example.com', 'A'); // the delegation
+    r.cache.putRrset(gone(5), Rank.AuthAnswer, Date.now() - 10_000);
+    const s = h.server('127.0.0.10');
+    s.behaviour = 'silent';
+    let a: RecursorAnswer;
+    try {
+      a = await ask(r, 'gone.example.com', 'A');
+    } finally {
+      s.behaviour = 'answer';
+    }
+    expect([a.stale, a.lifetime, rrs(a)]).toEqual([true, 0, [['gone.example.com', 'A', '192.0.2.77']]]);
+    expect(decode(a.wire).answers[0].ttl).toBe(30);
+    expect(events).toContainEqual({ kind: 'stale' });
+  });
+
+  test('a record-cache hit with under 10 % of its TTL left starts one background refresh', async () => {
+    const events: RecursorEvent[] = [];
+    const r = make({}, events);
+    await ask(r, 'www.example.com', 'A');
+    const ttl = r.cache.getRrset('www.example.com', Type.A, Date.now())!;
+    r.cache.putRrset(ttl.map((x) => ({ ...x, ttl: 100 })), Rank.AuthAnswer, Date.now() - 95_000);
+    h.clearLogs();
+    const a = await ask(r, 'www.example.com', 'A');
+    expect(decode(a.wire).answers[0].ttl).toBeLessThanOrEqual(5);
+    expect(events.filter((e) => e.kind === 'prefetch')).toHaveLength(1);
+    for (let i = 0; i < 100 && r.prefetchCount > 0; i++) await new Promise((res) => setTimeout(res, 10));
+    expect(h.server('127.0.0.10').log.map((l) => l.name)).toEqual(['www.example.com']);
+    expect(r.cache.getRrset('www.example.com', Type.A, Date.now())![0].ttl).toBe(300);
   });
 });

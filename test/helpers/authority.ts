@@ -30,8 +30,11 @@ export interface Zone {
  * - noaa: answers without the AA bit (lame: a non-authoritative non-referral answer);
  * - upward: a referral to the root (lame: a referral upward);
  * - lowercase: answers normally but with the question name lowercased (breaks 0x20).
+ * - servfail: SERVFAIL to everything (reachable but failing);
+ * - nxdomain: an authoritative NXDOMAIN with the zone's SOA for every name in its zones (the name was removed).
+ * Every Authority's behaviour (and delayMs) may be changed while it runs.
  */
-export type AuthBehaviour = 'answer' | 'silent' | 'refused' | 'formerr-edns' | 'noaa' | 'upward' | 'lowercase';
+export type AuthBehaviour = 'answer' | 'silent' | 'refused' | 'formerr-edns' | 'noaa' | 'upward' | 'lowercase' | 'servfail' | 'nxdomain';
 
 export interface ReceivedAuthQuery {
   readonly transport: 'udp' | 'tcp';
@@ -231,6 +234,7 @@ export async function startAuthority(opts: AuthorityOptions): Promise<Authority>
     if (b === 'silent') return null;
     const base = { type: 'response' as const, id: q.id, questions: [b === 'lowercase' ? { ...question, name: question.name.toLowerCase() } : question] };
     if (b === 'refused') return dnsPacket.encode({ ...base, flags: RC.REFUSED });
+    if (b === 'servfail') return dnsPacket.encode({ ...base, flags: RC.SERVFAIL });
     if (b === 'formerr-edns' && opt) return dnsPacket.encode({ ...base, flags: RC.FORMERR });
     let reply: Reply;
     if (b === 'upward') {
@@ -238,6 +242,11 @@ export async function startAuthority(opts: AuthorityOptions): Promise<Authority>
     } else {
       reply = lookupZones(zones, question.name.toLowerCase().replace(/\.$/, ''), question.type);
       if (b === 'noaa') reply.aa = false;
+      if (b === 'nxdomain' && reply.aa) {
+        const zone = zones.filter((z) => isUnder(lower(question.name), z.origin)).sort((x, y) => y.origin.length - x.origin.length)[0];
+        const soa = (zone?.byName.get(zone.origin) ?? []).filter((r) => r.type === 'SOA');
+        reply = { rcode: RC.NXDOMAIN, aa: true, answers: [], authorities: soa, additionals: [] };
+      }
     }
     const flags = (reply.aa ? dnsPacket.AUTHORITATIVE_ANSWER : 0) | reply.rcode;
     const additionals = [...reply.additionals];

@@ -148,6 +148,51 @@ describe('record cache', () => {
     expect(c.putNegative('q', Type.A, null, Rank.AuthAuthority, 0)).toBe(false); // no SOA: not cached
   });
 
+  test('stale window (RFC 8767): expired RRsets come back marked, with the stale TTL, until the window ends; fresh ones are capped', () => {
+    const c = new RecordCache(policy, 100, 10_000);
+    c.putRrset([a('x', '1.1.1.1', 100)], Rank.AuthAnswer, 0);
+    expect(c.getRrsetStale('x', Type.A, 20_000, 30)).toMatchObject({ stale: false, storedAt: 0, value: [{ ttl: 30 }] });
+    expect(c.getRrsetStale('x', Type.A, 95_000, 30)).toMatchObject({ stale: false, value: [{ ttl: 5 }] });
+    expect(c.getRrset('x', Type.A, 100_000)).toBeUndefined(); // the ordinary getter never serves stale
+    expect(c.getRrsetStale('x', Type.A, 100_000, 30)).toMatchObject({ stale: true, value: [{ ttl: 30 }] });
+    expect(c.getRrsetStale('x', Type.A, 109_999, 30)).toMatchObject({ stale: true });
+    expect(c.getRrsetStale('x', Type.A, 109_999, 30, Rank.AuthAnswer + 1)).toBeUndefined();
+    expect(c.getRrsetStale('x', Type.A, 110_000, 30)).toBeUndefined();
+    expect(c.size).toBe(0); // past the window it is dropped
+    // A record with a TTL below the stale TTL is still served with the stale TTL.
+    c.putRrset([a('y', '1.1.1.1', 1)], Rank.AuthAnswer, 0);
+    expect(c.getRrsetStale('y', Type.A, 5_000, 30)!.value[0].ttl).toBe(30);
+    // Without a window (the default), nothing stale.
+    const plain = new RecordCache(policy);
+    plain.putRrset([a('x', '1.1.1.1', 1)], Rank.AuthAnswer, 0);
+    expect(plain.getRrsetStale('x', Type.A, 999, 30)).toMatchObject({ stale: false });
+    expect(plain.getRrsetStale('x', Type.A, 1_000, 30)).toBeUndefined();
+  });
+
+  test('stale negatives: NXDOMAIN covers names below, NODATA per type, fresh beats stale', () => {
+    const c = new RecordCache(policy, 100, 60_000);
+    c.putNegative('nope.example.com', null, soa('example.com', 300, 10), Rank.AuthAuthority, 0);
+    c.putNegative('www.example.com', Type.MX, soa('example.com', 10, 600), Rank.AuthAuthority, 0);
+    expect(c.getNegativeStale('a.nope.example.com', Type.A, 5_000, 30)).toMatchObject({ stale: false, value: { kind: 'nxdomain', name: 'nope.example.com', soa: { ttl: 5 } } });
+    expect(c.getNegative('a.nope.example.com', Type.A, 20_000)).toBeUndefined();
+    expect(c.getNegativeStale('a.nope.example.com', Type.A, 20_000, 30)).toMatchObject({ stale: true, value: { kind: 'nxdomain', soa: { ttl: 30 } } });
+    expect(c.getNegativeStale('www.example.com', Type.MX, 20_000, 30)).toMatchObject({ stale: true, value: { kind: 'nodata', name: 'www.example.com' } });
+    expect(c.getNegativeStale('www.example.com', Type.A, 20_000, 30)).toBeUndefined();
+    // A fresh NODATA below a stale NXDOMAIN wins.
+    c.putNegative('x.nope.example.com', Type.A, soa('example.com', 300, 300), Rank.AuthAuthority, 20_000);
+    expect(c.getNegativeStale('x.nope.example.com', Type.A, 21_000, 30)).toMatchObject({ stale: false, value: { kind: 'nodata' } });
+    expect(c.getNegativeStale('a.nope.example.com', Type.A, 80_000, 30)).toBeUndefined();
+  });
+
+  test('lifeOf: the stored TTL and the time left of a fresh entry, for prefetch', () => {
+    const c = new RecordCache(policy, 100, 60_000);
+    c.putRrset([a('x', '1.1.1.1', 100)], Rank.AuthAnswer, 0);
+    c.putNegative('nope.example.com', null, soa('example.com', 300, 20), Rank.AuthAuthority, 0);
+    expect(c.lifeOf('x', Type.A, 95_500)).toEqual({ ttl: 100, leftMs: 4_500 });
+    expect(c.lifeOf('x', Type.A, 100_000)).toBeUndefined();
+    expect(c.lifeOf('nope.example.com', null, 1_000)).toEqual({ ttl: 20, leftMs: 19_000 });
+  });
+
   test('bounded', () => {
     const c = new RecordCache(policy, 10);
     for (let i = 0; i < 50; i++) c.putRrset([a(`n${i}`, '1.1.1.1')], Rank.AuthAnswer, 0);
