@@ -270,22 +270,31 @@ export class Recursor {
   /**
    * Refreshes the answer to `req` in the background, bypassing the cached answer (not the
    * cached delegations), and hands the fresh answer to `onAnswer` (e.g. to put it in the
-   * answer cache). A no-op when prefetch is off, one is already in flight for the key, or
-   * maxConcurrentPrefetch are; failures are dropped (the entry then just expires).
+   * answer cache). A no-op when prefetch is off, one is already in flight for the key, the
+   * key's servers were unreachable less than the failure recheck time ago, or
+   * maxConcurrentPrefetch are in flight; failures are dropped (the entry then just expires,
+   * and serve-stale takes over).
    */
   prefetch(req: ForwardRequest, onAnswer?: (answer: Answer) => void): void {
     if (!this.prefetchOpts || this.closed || this.prefetching.has(req.key)) return;
+    // Unreachable servers are not asked again before the failure recheck time (RFC 8767 §5).
+    if ((this.failedUntil.get(req.key) ?? 0) > Date.now()) return;
     if (this.prefetching.size >= this.limits.maxConcurrentPrefetch) {
       this.limitHit('maxConcurrentPrefetch', `${this.prefetching.size} prefetches already in flight`);
       return;
     }
     this.emit({ kind: 'prefetch' });
     const p = this.resolveUncoalesced(req, true)
-      .then((answer) => {
-        this.failedUntil.delete(req.key);
-        onAnswer?.(answer);
-      })
-      .catch(() => undefined)
+      .then(
+        (answer) => {
+          this.failedUntil.delete(req.key);
+          onAnswer?.(answer);
+        },
+        (e: unknown) => {
+          if (this.staleOpts && isUnreachable(e)) this.failedUntil.set(req.key, Date.now() + this.staleOpts.failureRecheckMs);
+        },
+      )
+      .catch(() => undefined) // onAnswer threw: not ours to handle, and never an unhandled rejection
       .finally(() => this.prefetching.delete(req.key));
     this.prefetching.set(req.key, p);
   }

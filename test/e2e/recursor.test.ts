@@ -390,4 +390,24 @@ describe('serve-stale and prefetch (the timed scenarios are in recursor-stale.te
     expect(h.server('127.0.0.10').log.map((l) => l.name)).toEqual(['www.example.com']);
     expect(r.cache.getRrset('www.example.com', Type.A, Date.now())![0].ttl).toBe(300);
   });
+
+  test('a prefetch that finds the servers unreachable is not tried again before the failure recheck time', async () => {
+    const events: RecursorEvent[] = [];
+    const r = make({}, events);
+    await ask(r, 'www.example.com', 'A');
+    const s = h.server('127.0.0.10');
+    s.behaviour = 'silent';
+    const req = { key: 'www.example.com/A', question: question('www.example.com', Type.A), dnssecOk: false, checkingDisabled: false };
+    try {
+      r.prefetch(req);
+      for (let i = 0; i < 200 && r.prefetchCount > 0; i++) await new Promise((res) => setTimeout(res, 10));
+      expect(r.prefetchCount).toBe(0);
+      r.prefetch(req);
+      expect(r.prefetchCount).toBe(0);
+    } finally {
+      s.behaviour = 'answer';
+    }
+    expect(events.filter((e) => e.kind === 'prefetch')).toHaveLength(1);
+    expect(s.log.length).toBe(2); // the first resolution and the one prefetch
+  });
 });
