@@ -58,7 +58,8 @@ export class QueryContext {
       this.buf.copy(keyScratch, 0, HEADER_SIZE, q.questionEnd);
       foldAsciiInPlace(keyScratch, 0, q.qnameEnd - HEADER_SIZE);
       keyScratch[n] = 0x30 | (q.dnssecOk ? 1 : 0) | (q.flags & 0x10 ? 2 : 0);
-      this.keyText = keyScratch.toString('latin1', 0, n + 1);
+      // latin1Slice: what toString('latin1') ends in, without its argument handling.
+      this.keyText = (keyScratch as unknown as { latin1Slice(start: number, end: number): string }).latin1Slice(0, n + 1);
     }
     return this.keyText as string;
   }
