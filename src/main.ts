@@ -87,7 +87,10 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
   } else {
     log.warn('filtering is off (policy.file is null): every name resolves');
   }
-  const { chain, links } = buildChain({ metrics, cache, resolve: resolverLink(resolver), filter, identify: filter?.identify });
+  const { chain, links } = buildChain({
+    metrics, cache, resolve: resolverLink(resolver), filter, identify: filter?.identify,
+    prefetch: recursor ? recursor.prefetch.bind(recursor) : undefined,
+  });
   log.info('handler chain', { links: links.join(' -> ') });
   const dispatcher = new Dispatcher(chain, metrics, log, config.log.queries);
 

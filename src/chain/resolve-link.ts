@@ -16,6 +16,8 @@ export interface Resolver {
 
 const NO_AUTHORITY: ExtendedError = { code: Ede.NO_REACHABLE_AUTHORITY, text: 'no server answered' };
 const LIMIT: ExtendedError = { code: Ede.OTHER, text: 'resolution limit reached' };
+/** RFC 8767: an expired answer served because no authoritative server could be reached. */
+const STALE: ExtendedError = { code: Ede.STALE_ANSWER };
 
 export function resolverLink(resolver: Resolver): Next {
   return (ctx: QueryContext) => {
@@ -26,7 +28,7 @@ export function resolverLink(resolver: Resolver): Next {
         (answer) => {
           ctx.answer = answer;
           ctx.source = 'upstream';
-          return renderAnswer(answer, ctx.buf, q, Date.now());
+          return renderAnswer(answer, ctx.buf, q, Date.now(), (answer as { stale?: boolean }).stale ? STALE : undefined);
         },
         (err: { code?: string }) => {
           const code = err?.code;

@@ -4,7 +4,7 @@
 import { Flag, HEADER_SIZE, Rcode, Type } from './constants';
 import { MessageError, ScannedMessage, Section } from './message';
 import { foldAsciiInPlace } from './name';
-import { optSize, writeOpt } from './reply';
+import { ExtendedError, optSize, writeOpt } from './reply';
 import type { Query } from './query';
 
 export interface TtlPolicy {
@@ -113,12 +113,13 @@ export function remainingTtl(answer: Answer, now: number): number {
 /**
  * The reply for one client: the stored bytes with the client's ID, RD/CD bits and
  * question spelling, TTLs counted down by the time since storing, and our OPT if the
- * client used EDNS. AD is kept only if the client asked for it (RFC 6840 §5.8).
+ * client used EDNS (with `ede` in it when given). AD is kept only if the client asked for it
+ * (RFC 6840 §5.8).
  */
-export function renderAnswer(answer: Answer, query: Uint8Array, q: Query, now: number): Buffer {
+export function renderAnswer(answer: Answer, query: Uint8Array, q: Query, now: number, ede?: ExtendedError): Buffer {
   const src = answer.wire;
   const n = src.length;
-  const out = Buffer.allocUnsafe(q.edns ? n + optSize() : n);
+  const out = Buffer.allocUnsafe(q.edns ? n + optSize(ede) : n);
   out.set(src, 0); // TypedArray#set: a plain memcpy, cheaper than Buffer#copy's checks
   out[0] = q.id >> 8;
   out[1] = q.id & 0xff;
@@ -140,7 +141,7 @@ export function renderAnswer(answer: Answer, query: Uint8Array, q: Query, now: n
   if (q.edns) {
     const ar = (out[10] << 8) | out[11];
     out.writeUInt16BE(ar + 1, 10);
-    writeOpt(out, n, answer.rcode, q.dnssecOk);
+    writeOpt(out, n, answer.rcode, q.dnssecOk, ede);
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // The one place the handler chain is built. Order matters; each link feels the effect of
 // every link after it and must not care about those before it.
 import type { AnswerCache } from '../cache/answer-cache';
-import { cacheLink } from '../chain/cache-link';
+import { cacheLink, Prefetch } from '../chain/cache-link';
 import { clientLink, ClientIdentifier, unknownClient } from '../chain/client-link';
 import { filterLink, allowAll, Filter } from '../chain/filter-link';
 import { metricsLink } from '../chain/metrics-link';
@@ -16,6 +16,8 @@ export interface ChainParts {
   readonly resolve: Next;
   readonly identify?: ClientIdentifier;
   readonly filter?: Filter;
+  /** Background refresh of answers about to expire (the recursor's), if any. */
+  readonly prefetch?: Prefetch;
 }
 
 export function buildChain(p: ChainParts): { chain: Next; links: string[] } {
@@ -31,7 +33,7 @@ export function buildChain(p: ChainParts): { chain: Next; links: string[] } {
     // classes): never cached, never sent upstream.
     { name: 'special', handle: specialLink() },
     // Peek on the way down, stash upstream answers on the way up.
-    { name: 'cache', handle: cacheLink(p.cache, p.metrics) },
+    { name: 'cache', handle: cacheLink(p.cache, p.metrics, p.prefetch) },
   ];
   return { chain: compose(links, p.resolve), links: [...links.map((l) => l.name), 'resolve'] };
 }

@@ -254,3 +254,50 @@ describe('resolver link: limits', () => {
     expect(opt.options![0].data!.subarray(2).toString()).toContain('limit');
   });
 });
+
+describe('resolver link: stale answers', () => {
+  it('marks a stale answer (RFC 8767) with Extended DNS Error 3', async () => {
+    const ctx = ctxFor(query('old.example', 'A', { edns: true }));
+    const stale = Object.assign(upstreamAnswer('old.example', '192.0.2.9', 30), { stale: true });
+    const out = await resolverLink({ resolve: async () => stale })(ctx);
+    const opt = decode(out).additionals.find((r) => r.type === 'OPT')!;
+    expect(opt.options![0].code).toBe(15);
+    expect(opt.options![0].data!.readUInt16BE(0)).toBe(3);
+    const fresh = await resolverLink({ resolve: async () => upstreamAnswer('old.example') })(ctxFor(query('old.example', 'A', { edns: true })));
+    expect(decode(fresh).additionals.find((r) => r.type === 'OPT')!.options).toHaveLength(0);
+  });
+});
+
+describe('cache link: prefetch', () => {
+  const setup = (ttl: number, ageMs: number) => {
+    const cache = new AnswerCache({ maxEntries: 10, maxBytes: 1 << 20 });
+    const calls: { key: string; onAnswer: (a: ReturnType<typeof upstreamAnswer>) => void }[] = [];
+    const link = cacheLink(cache, new Metrics([], { processMetrics: false }), (req, onAnswer) => calls.push({ key: req.key, onAnswer }));
+    const ctx = ctxFor(query('pop.example', 'A'));
+    const a = upstreamAnswer('pop.example', '192.0.2.1', ttl);
+    cache.set(ctx.key, { ...a, storedAt: Date.now() - ageMs });
+    return { cache, calls, link, ctx };
+  };
+
+  it('refreshes in the background a hit with under a tenth of its lifetime left, and stores what comes back', () => {
+    const { cache, calls, link, ctx } = setup(100, 91_000);
+    const next = fakeNext(() => Buffer.alloc(12));
+    link(ctx, next.fn);
+    expect(next.calls).toHaveLength(0); // still answered from the cache
+    expect(calls).toHaveLength(1);
+    expect(calls[0].key).toBe(ctx.key);
+    calls[0].onAnswer(upstreamAnswer('pop.example', '192.0.2.2', 100));
+    const again = ctxFor(query('pop.example', 'A'));
+    expect(decode(link(again, next.fn) as Buffer).answers[0].data).toBe('192.0.2.2');
+    expect(cache.size).toBe(1);
+  });
+
+  it('does not refresh a hit with plenty of time left, nor a short-lived answer', () => {
+    const fresh = setup(100, 50_000);
+    fresh.link(fresh.ctx, fakeNext(() => Buffer.alloc(12)).fn);
+    expect(fresh.calls).toHaveLength(0);
+    const short = setup(5, 4_600);
+    short.link(short.ctx, fakeNext(() => Buffer.alloc(12)).fn);
+    expect(short.calls).toHaveLength(0);
+  });
+});
