@@ -22,9 +22,9 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { HostPort } from '../config/types';
 import { Answer, TtlPolicy, answerFromMessage } from '../dns/answer';
-import { Class, Flag, Rcode, Type } from '../dns/constants';
+import { Class, Flag, HEADER_SIZE, Rcode, Type } from '../dns/constants';
 import { MessageError, Section, scanMessage } from '../dns/message';
-import { encodeName, readName, skipName } from '../dns/name';
+import { encodeName, foldAsciiInPlace, readName, skipName } from '../dns/name';
 import type { ForwardRequest } from '../upstream/forwarder';
 import { ExchangeError, ExchangeResult } from '../upstream/transport';
 import { Rank, RecordCache } from './cache';
@@ -706,6 +706,10 @@ export class Recursor {
       this.emit({ kind: 'servfail' });
       return `rcode ${rcode}`;
     }
+    // Under 0x20 the question holds our random case, and servers compress names in records
+    // by pointing into it: fold it back first, or the random case would reach the cache
+    // and every client (its exact case was already checked when the reply was accepted).
+    if (this.x20) foldAsciiInPlace(result.buf, HEADER_SIZE, msg.qnameEnd);
     // Only data within the zone we asked about is believed; the rest is never used or cached.
     const records = recordsOf(result.buf, msg).filter((r) => r.klass === Class.IN && isSubdomain(r.name, zone));
     const aa = (msg.flags & Flag.AA) !== 0;

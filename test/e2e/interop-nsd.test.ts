@@ -117,7 +117,8 @@ defaultGroup: teachers
 
   it('resolves MX, TXT (multi-string), SRV and CAA from the school zone under edu.vn', async () => {
     const mx = await ask('lequydon.edu.vn', 'MX');
-    expect(mx.answers.map((a) => ({ ...a.data, exchange: lc(a.data.exchange) })).sort((x, y) => x.preference - y.preference)).toEqual([
+    // Exact case: under 0x20 the names NSD compresses against our randomised question must come back folded.
+    expect(mx.answers.map((a) => a.data).sort((x, y) => x.preference - y.preference)).toEqual([
       { preference: 10, exchange: 'mail.lequydon.edu.vn' },
       { preference: 20, exchange: 'mail2.lequydon.edu.vn' },
     ]);
@@ -178,7 +179,7 @@ defaultGroup: teachers
     expect(nx.answers).toEqual([]);
     expect(nx.authorities).toHaveLength(1);
     expect(nx.authorities[0]).toMatchObject({ name: 'example.com', type: 'SOA', data: { minimum: 60 } });
-    expect([lc(nx.authorities[0].data.mname), lc(nx.authorities[0].data.rname)]).toEqual(['ns1.example.com', 'hostmaster.example.com']);
+    expect([nx.authorities[0].data.mname, nx.authorities[0].data.rname]).toEqual(['ns1.example.com', 'hostmaster.example.com']);
     expect(nx.authorities[0].ttl).toBeLessThanOrEqual(60); // SOA TTL 300, minimum 60
     expect(nx.authorities[0].ttl).toBeGreaterThanOrEqual(55);
 
