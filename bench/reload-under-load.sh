@@ -6,7 +6,7 @@
 #
 #   bash bench/reload-under-load.sh
 #
-# Knobs: RELOAD_QPS=5000 (dnsperf -Q), RELOAD_DURATION=45 (s per run), RELOAD_COUNT=4
+# Knobs: RELOAD_QPS=5000 (dnsperf -Q), RELOAD_DURATION=45 (s per run), RELOAD_COUNT=4, RELOAD_NODE_FLAGS=""
 # (reloads during the loaded run), SHARED_DATA=../shared/data. Everything is on 127.0.0.1.
 set -euo pipefail
 
@@ -85,7 +85,7 @@ policy: { file: policy.yaml }
 log: { level: warn, format: json }
 C
 START=$(date +%s.%N)
-node "$ROOT/dist/cli/main.js" serve --config "$TMP/config.yaml" >"$TMP/school-dns.log" 2>&1 &
+node ${RELOAD_NODE_FLAGS:-} "$ROOT/dist/cli/main.js" serve --config "$TMP/config.yaml" >"$TMP/school-dns.log" 2>&1 &
 SDNS=$!
 PIDS+=($SDNS)
 for i in $(seq 120); do

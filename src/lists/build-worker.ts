@@ -1,13 +1,14 @@
-// Runs in a worker thread: reads every list source of a policy, parses it, and builds the
-// domain trie, so a reload of millions of names never stalls the event loop that answers
-// queries. The finished trie goes back as transferred ArrayBuffers (no copy).
-import { readlinkSync } from 'node:fs';
+// Runs in a child process (started at nice 19 by build.ts): reads every list source of a
+// policy, parses it, and builds the domain trie, so a reload of millions of names never
+// competes with the event loop that answers queries -- not even through the garbage
+// collector's helper threads, which a worker thread would share with the server. The
+// finished trie is written to a file that the server reads asynchronously.
+import { closeSync, openSync, readlinkSync, writeSync } from 'node:fs';
 import { setPriority } from 'node:os';
-import { parentPort } from 'node:worker_threads';
 import { parseList } from './parse';
 import { readSource } from './source';
-import { TrieBuilder } from './trie';
-import type { BuildRequest, BuildResponse, SourceResult } from './build';
+import { TrieBuilder, TrieData } from './trie';
+import type { BuildRequest, BuildResponse, SourceResult, TrieFile } from './build';
 
 async function build(req: BuildRequest): Promise<BuildResponse> {
   const builder = new TrieBuilder(req.expectedNames);
@@ -39,39 +40,47 @@ async function build(req: BuildRequest): Promise<BuildResponse> {
     entriesPerCategory[n.bit] += 1;
   }
   const trie = builder.build();
-  return { ok: true, trie: trie.data, sources, entriesPerCategory, names: trie.nameCount };
+  const file = writeTrie(trie.data, req.outFile);
+  return { ok: true, trie: file, sources, entriesPerCategory, names: trie.nameCount };
+}
+
+/** Writes the trie's arrays to `path`: table, masks (both Int32), then labels; returns the layout. */
+function writeTrie(d: TrieData, path: string): TrieFile {
+  const fd = openSync(path, 'w', 0o600);
+  try {
+    for (const a of [d.table, d.masks, d.labels]) {
+      const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return {
+    path, version: d.version, capacity: d.capacity, nodeCount: d.nodeCount, nameCount: d.nameCount, maskCount: d.maskCount,
+    tableLength: d.table.length, masksLength: d.masks.length, labelsLength: d.labels.length,
+  };
 }
 
 /**
- * Lowers this thread's CPU priority (nice 19) so that on a small machine the event loop
- * answering queries always wins the CPU over a rebuild. On Linux, setpriority() with a
- * thread's id applies to that thread alone; /proc/thread-self names it. Elsewhere: no-op.
+ * Lowers this process's main thread to nice 19 when build.ts could not start it under
+ * `nice` (then the other threads keep normal priority). On Linux, setpriority() with a
+ * thread's id applies to that thread; /proc/thread-self names it.
  */
 function yieldCpuToQueries(): void {
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (tid > 0 && tid !== process.pid) setPriority(tid, 19);
+    if (tid > 0) setPriority(tid, 19);
   } catch {
     // not Linux, or not permitted: build at normal priority
   }
 }
 
-if (parentPort) {
-  yieldCpuToQueries();
-  const port = parentPort;
-  port.on('message', (req: BuildRequest) => {
+if (process.send) {
+  if (process.env.SCHOOL_DNS_BUILD_RENICE === '1') yieldCpuToQueries();
+  process.once('message', (req: BuildRequest) => {
     build(req).then(
-      (res) => port.postMessage(res, res.ok ? collectBuffers(res.trie) : []),
-      (e: Error) => port.postMessage({ ok: false, error: e?.stack ?? String(e) } satisfies BuildResponse),
+      (res) => process.send!(res, () => process.exit(0)),
+      (e: Error) => process.send!({ ok: false, error: e?.stack ?? String(e) } satisfies BuildResponse, () => process.exit(0)),
     );
   });
-}
-
-/** Every distinct ArrayBuffer among the typed arrays of the trie data. */
-function collectBuffers(data: unknown): ArrayBuffer[] {
-  const seen = new Set<ArrayBuffer>();
-  for (const v of Object.values(data as Record<string, unknown>)) {
-    if (ArrayBuffer.isView(v) && v.buffer instanceof ArrayBuffer) seen.add(v.buffer);
-  }
-  return [...seen];
 }
