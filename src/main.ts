@@ -2,6 +2,7 @@
 import { AdminServer, Route } from './admin/http';
 import { explain } from './filter/explain';
 import { FilterManager, ReloadOutcome } from './filter/manager';
+import { stopBuilder } from './lists/build';
 import { SchoolFilter } from './filter/school-filter';
 import { AnswerCache } from './cache/answer-cache';
 import { Resolver, resolverLink } from './chain/resolve-link';
@@ -99,6 +100,7 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
   let admin: AdminServer | null = null;
   const closeAll = async (): Promise<void> => {
     recursor?.close();
+    stopBuilder();
     await Promise.all([...udp.map((l) => l.close()), ...tcp.map((l) => l.close()), admin?.close()]);
   };
   try {

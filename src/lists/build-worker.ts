@@ -77,10 +77,14 @@ function yieldCpuToQueries(): void {
 
 if (process.send) {
   if (process.env.SCHOOL_DNS_BUILD_RENICE === '1') yieldCpuToQueries();
-  process.once('message', (req: BuildRequest) => {
+  // One build at a time (the server sends the next request only after this answer). Between
+  // builds, collect what the last one left so the idle process gives its memory back.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  process.on('message', (req: BuildRequest) => {
     build(req).then(
-      (res) => process.send!(res, () => process.exit(0)),
-      (e: Error) => process.send!({ ok: false, error: e?.stack ?? String(e) } satisfies BuildResponse, () => process.exit(0)),
+      (res) => process.send!(res, () => gc?.()),
+      (e: Error) => process.send!({ ok: false, error: e?.stack ?? String(e) } satisfies BuildResponse, () => gc?.()),
     );
   });
+  process.on('disconnect', () => process.exit(0)); // the server went away
 }

@@ -1,9 +1,8 @@
-// The server's side of building lists: start a builder process at the lowest CPU priority,
-// send it the policy's sources, and read the finished trie from the file it writes. The
-// file is read asynchronously (the I/O runs on libuv's threads) and the typed arrays are
-// views on the bytes read, so the event loop only sees a few callbacks. One process per
-// build; it exits when done, so its memory goes back with it.
-import { spawn } from 'node:child_process';
+// The server's side of building lists: a builder process at the lowest CPU priority gets
+// the policy's sources and writes the finished trie to a file, which the server reads
+// asynchronously (the I/O runs on libuv's threads) and views as typed arrays without a
+// copy, so the event loop only sees a few callbacks.
+import { ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -76,31 +75,82 @@ export class BuildError extends Error {
 
 let sequence = 0;
 
-export function buildInWorker(request: Omit<BuildRequest, 'outFile'>, timeoutMs = 300_000): Promise<BuildResult> {
-  const outFile = path.join(os.tmpdir(), `school-dns-trie-${process.pid}-${++sequence}.bin`);
-  const req: BuildRequest = { ...request, outFile };
-  return new Promise<BuildResponse>((resolve, reject) => {
-    const args = [process.execPath, builderPath()];
+/**
+ * The builder process, started once and kept: starting a process copies the parent's page
+ * tables, which stalls the event loop for tens of milliseconds once the server holds a large
+ * trie, so it is started while the server is still small (at the first build) and reused.
+ */
+class Builder {
+  private child: ChildProcess | null = null;
+  private pending: ((err: Error | null, res?: BuildResponse) => void) | null = null;
+  private stderr = '';
+
+  private start(): ChildProcess {
+    const args = [process.execPath, '--expose-gc', builderPath()];
     const child = spawn(NICE ?? args[0], NICE ? ['-n', '19', ...args] : args.slice(1), {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: { ...process.env, SCHOOL_DNS_BUILD_RENICE: NICE ? '0' : '1' },
     });
-    let stderr = '';
-    child.stderr!.on('data', (b: Buffer) => { if (stderr.length < 4000) stderr += String(b); });
-    let settled = false;
-    const done = (err: Error | null, res?: BuildResponse): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (child.exitCode === null) child.kill('SIGKILL');
-      if (err) reject(err); else resolve(res as BuildResponse);
-    };
-    const timer = setTimeout(() => done(new BuildError(`building the lists took longer than ${timeoutMs / 1000} s`)), timeoutMs);
-    child.once('message', (res: BuildResponse) => done(null, res));
-    child.once('error', (e) => done(new BuildError(`the list builder could not start: ${e.message}`, { cause: e })));
-    child.once('exit', (code, signal) => done(new BuildError(`the list builder exited (${signal ?? `code ${code}`}) before finishing${stderr ? `: ${stderr.trim()}` : ''}`)));
-    child.send(req);
-  }).then(async (res) => {
+    child.stderr!.on('data', (b: Buffer) => { this.stderr = (this.stderr + String(b)).slice(-4000); });
+    child.on('message', (res: BuildResponse) => this.settle(null, res));
+    child.on('error', (e) => this.settle(new BuildError(`the list builder could not start: ${e.message}`, { cause: e })));
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.child = null;
+      this.settle(new BuildError(`the list builder exited (${signal ?? `code ${code}`}) before finishing${this.stderr ? `: ${this.stderr.trim()}` : ''}`));
+    });
+    // The builder must never keep the server alive, nor be left behind by it.
+    child.unref();
+    (child as unknown as { channel?: { unref(): void } }).channel?.unref();
+    return child;
+  }
+
+  private settle(err: Error | null, res?: BuildResponse): void {
+    const p = this.pending;
+    this.pending = null;
+    p?.(err, res);
+  }
+
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** Builds run one after another (the manager already coalesces its own reloads). */
+  run(req: BuildRequest, timeoutMs: number): Promise<BuildResponse> {
+    const result = this.queue.then(() => this.runNow(req, timeoutMs));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private runNow(req: BuildRequest, timeoutMs: number): Promise<BuildResponse> {
+    this.child ??= this.start();
+    const child = this.child;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL'); // a stuck builder is replaced by a fresh one next time
+        this.settle(new BuildError(`building the lists took longer than ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.pending = (err, res) => {
+        clearTimeout(timer);
+        if (err) reject(err); else resolve(res as BuildResponse);
+      };
+      child.send(req);
+    });
+  }
+
+  stop(): void {
+    this.child?.kill('SIGTERM');
+    this.child = null;
+  }
+}
+
+const builder = new Builder();
+
+/** Stops the builder process (the server calls this on shutdown). */
+export function stopBuilder(): void {
+  builder.stop();
+}
+
+export function buildInWorker(request: Omit<BuildRequest, 'outFile'>, timeoutMs = 300_000): Promise<BuildResult> {
+  const outFile = path.join(os.tmpdir(), `school-dns-trie-${process.pid}-${++sequence}.bin`);
+  return builder.run({ ...request, outFile }, timeoutMs).then(async (res) => {
     if (!res.ok) throw new BuildError(`building the lists failed: ${res.error}`);
     try {
       return { trie: await readTrie(res.trie), sources: res.sources, entriesPerCategory: res.entriesPerCategory };
