@@ -58,10 +58,34 @@ export interface ExchangeObserver {
   mismatch(): void;
 }
 
+/** One query's wire form and the test its reply must pass; given the random ID chosen for it. */
+export interface Probe {
+  build(id: number): Buffer;
+  matches(reply: Uint8Array, id: number): boolean;
+}
+
+/** A forwarded query (RD set) and a reply matching its question ignoring case. */
+function forwardProbe(o: QueryOptions): Probe {
+  return { build: (id) => buildUpstreamQuery(id, o), matches: (buf, id) => matchesQuery(buf, id, o.question) };
+}
+
 export function udpExchange(server: HostPort, o: QueryOptions, timeoutMs: number, observer?: ExchangeObserver): Promise<ExchangeResult> {
+  return sendUdp(server, forwardProbe(o), timeoutMs, observer ? () => observer.mismatch() : undefined);
+}
+
+export function tcpExchange(server: HostPort, o: QueryOptions, timeoutMs: number): Promise<ExchangeResult> {
+  return sendTcp(server, forwardProbe(o), timeoutMs);
+}
+
+/**
+ * One UDP exchange on a fresh socket (so a fresh random source port) with a random ID.
+ * Replies from elsewhere, or that fail the probe's test, are ignored (and reported to
+ * `onMismatch`) while waiting goes on: late, spoofed or wrongly-cased answers.
+ */
+export function sendUdp(server: HostPort, probe: Probe, timeoutMs: number, onMismatch?: () => void): Promise<ExchangeResult> {
   return new Promise((resolve, reject) => {
     const id = randomInt(0x10000);
-    const query = buildUpstreamQuery(id, o);
+    const query = probe.build(id);
     const sock = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
     let done = false;
     const finish = (err: ExchangeError | null, result?: ExchangeResult): void => {
@@ -74,9 +98,9 @@ export function udpExchange(server: HostPort, o: QueryOptions, timeoutMs: number
     const timer = setTimeout(() => finish(new ExchangeError('timeout', `no answer from ${fmt(server)} within ${timeoutMs} ms`)), timeoutMs);
     sock.on('error', (e) => finish(new ExchangeError('network', `UDP to ${fmt(server)}: ${e.message}`, { cause: e })));
     sock.on('message', (buf, rinfo) => {
-      if (rinfo.address !== server.host || rinfo.port !== server.port || !matchesQuery(buf, id, o.question)) {
-        observer?.mismatch();
-        return; // not ours: maybe late, maybe spoofed; keep waiting
+      if (rinfo.address !== server.host || rinfo.port !== server.port || !probe.matches(buf, id)) {
+        onMismatch?.();
+        return; // not ours: keep waiting
       }
       try {
         finish(null, { buf, msg: scanMessage(buf) });
@@ -92,10 +116,10 @@ export function udpExchange(server: HostPort, o: QueryOptions, timeoutMs: number
 }
 
 /** RFC 7766 exchange: two-byte length prefix, one query, one answer, then close. */
-export function tcpExchange(server: HostPort, o: QueryOptions, timeoutMs: number): Promise<ExchangeResult> {
+export function sendTcp(server: HostPort, probe: Probe, timeoutMs: number): Promise<ExchangeResult> {
   return new Promise((resolve, reject) => {
     const id = randomInt(0x10000);
-    const query = buildUpstreamQuery(id, o);
+    const query = probe.build(id);
     const framed = Buffer.allocUnsafe(query.length + 2);
     framed.writeUInt16BE(query.length, 0);
     query.copy(framed, 2);
@@ -114,21 +138,18 @@ export function tcpExchange(server: HostPort, o: QueryOptions, timeoutMs: number
     sock.on('connect', () => sock.write(framed));
     sock.on('data', (chunk) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      while (pending.length >= 2) {
-        const len = pending.readUInt16BE(0);
-        if (pending.length < 2 + len) return;
-        const buf = Buffer.from(pending.subarray(2, 2 + len));
-        pending = pending.subarray(2 + len);
-        if (!matchesQuery(buf, id, o.question)) {
-          finish(new ExchangeError('malformed', `TCP answer from ${fmt(server)} does not match the query`));
-          return;
-        }
-        try {
-          finish(null, { buf, msg: scanMessage(buf) });
-        } catch (e) {
-          finish(new ExchangeError('malformed', `malformed TCP answer from ${fmt(server)}: ${(e as MessageError).message}`, { cause: e }));
-        }
+      if (pending.length < 2) return;
+      const len = pending.readUInt16BE(0);
+      if (pending.length < 2 + len) return;
+      const buf = Buffer.from(pending.subarray(2, 2 + len));
+      if (!probe.matches(buf, id)) {
+        finish(new ExchangeError('malformed', `TCP answer from ${fmt(server)} does not match the query`));
         return;
+      }
+      try {
+        finish(null, { buf, msg: scanMessage(buf) });
+      } catch (e) {
+        finish(new ExchangeError('malformed', `malformed TCP answer from ${fmt(server)}: ${(e as MessageError).message}`, { cause: e }));
       }
     });
     sock.on('end', () => finish(new ExchangeError('network', `${fmt(server)} closed the TCP connection without an answer`)));

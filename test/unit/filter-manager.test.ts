@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { FilterManager } from '../../src/filter/manager';
+import { stopBuilder } from '../../src/lists/build';
 import { createLogger } from '../../src/log/logger';
 import { Metrics } from '../../src/metrics/metrics';
 
@@ -30,6 +31,7 @@ describe('FilterManager', () => {
     manager = new FilterManager(path.join(dir, 'policy.yaml'), createLogger({ level: 'debug', format: 'json', stream }), new Metrics([], { processMetrics: false }));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => stopBuilder());
 
   const blocked = (name: string): boolean => {
     const m = new Int32Array(4);
