@@ -8,7 +8,9 @@ import { setPriority } from 'node:os';
 import { parseList } from './parse';
 import { readSource } from './source';
 import { TrieBuilder, TrieData } from './trie';
-import type { BuildRequest, BuildResponse, SourceResult, TrieFile } from './build';
+import type { BuildRequest, BuildResponse, PolicyRequest, PolicyResponse, SourceResult, TrieFile } from './build';
+import { readFileSync } from 'node:fs';
+import { parsePolicy } from '../policy/load';
 
 async function build(req: BuildRequest): Promise<BuildResponse> {
   const builder = new TrieBuilder(req.expectedNames);
@@ -62,6 +64,24 @@ function writeTrie(d: TrieData, path: string): TrieFile {
 }
 
 /**
+ * Reads and validates a policy file here rather than on the server's event loop (a YAML
+ * parse of a large policy takes tens of milliseconds); the spec is plain data.
+ */
+function readPolicy(req: PolicyRequest): PolicyResponse {
+  let text: string;
+  try {
+    text = readFileSync(req.file, 'utf8');
+  } catch (e) {
+    return { ok: false, error: `cannot read the policy file ${req.file}: ${(e as Error).message}` };
+  }
+  try {
+    return { ok: true, text, spec: parsePolicy(text, req.file) };
+  } catch (e) {
+    return { ok: false, error: (e as Error).message };
+  }
+}
+
+/**
  * Lowers this process's main thread to nice 19 when build.ts could not start it under
  * `nice` (then the other threads keep normal priority). On Linux, setpriority() with a
  * thread's id applies to that thread; /proc/thread-self names it.
@@ -80,7 +100,11 @@ if (process.send) {
   // One build at a time (the server sends the next request only after this answer). Between
   // builds, collect what the last one left so the idle process gives its memory back.
   const gc = (globalThis as { gc?: () => void }).gc;
-  process.on('message', (req: BuildRequest) => {
+  process.on('message', (req: BuildRequest | PolicyRequest) => {
+    if (req.kind === 'policy') {
+      process.send!(readPolicy(req));
+      return;
+    }
     build(req).then(
       (res) => process.send!(res, () => gc?.()),
       (e: Error) => process.send!({ ok: false, error: e?.stack ?? String(e) } satisfies BuildResponse, () => gc?.()),

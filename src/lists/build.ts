@@ -7,8 +7,18 @@ import { accessSync, constants, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DomainTrie } from './trie';
+import type { PolicySpec } from '../policy/types';
+
+/** Asks the builder to read and validate a policy file. */
+export interface PolicyRequest {
+  readonly kind: 'policy';
+  readonly file: string;
+}
+
+export type PolicyResponse = { ok: true; text: string; spec: PolicySpec } | { ok: false; error: string };
 
 export interface BuildRequest {
+  readonly kind: 'build';
   readonly categories: ReadonlyArray<{ bit: number; category: string; specs: ReadonlyArray<{ path?: string; url?: string; format: string }> }>;
   readonly inline: ReadonlyArray<{ bit: number; name: string }>;
   readonly categoryCount: number;
@@ -82,7 +92,7 @@ let sequence = 0;
  */
 class Builder {
   private child: ChildProcess | null = null;
-  private pending: ((err: Error | null, res?: BuildResponse) => void) | null = null;
+  private pending: ((err: Error | null, res?: BuildResponse | PolicyResponse) => void) | null = null;
   private stderr = '';
 
   private start(): ChildProcess {
@@ -92,7 +102,7 @@ class Builder {
       env: { ...process.env, SCHOOL_DNS_BUILD_RENICE: NICE ? '0' : '1' },
     });
     child.stderr!.on('data', (b: Buffer) => { this.stderr = (this.stderr + String(b)).slice(-4000); });
-    child.on('message', (res: BuildResponse) => this.settle(null, res));
+    child.on('message', (res: BuildResponse | PolicyResponse) => this.settle(null, res));
     child.on('error', (e) => this.settle(new BuildError(`the list builder could not start: ${e.message}`, { cause: e })));
     child.on('exit', (code, signal) => {
       if (this.child === child) this.child = null;
@@ -104,7 +114,7 @@ class Builder {
     return child;
   }
 
-  private settle(err: Error | null, res?: BuildResponse): void {
+  private settle(err: Error | null, res?: BuildResponse | PolicyResponse): void {
     const p = this.pending;
     this.pending = null;
     p?.(err, res);
@@ -112,14 +122,14 @@ class Builder {
 
   private queue: Promise<unknown> = Promise.resolve();
 
-  /** Builds run one after another (the manager already coalesces its own reloads). */
-  run(req: BuildRequest, timeoutMs: number): Promise<BuildResponse> {
-    const result = this.queue.then(() => this.runNow(req, timeoutMs));
+  /** Requests run one after another (the manager already coalesces its own reloads). */
+  run<R extends BuildResponse | PolicyResponse>(req: BuildRequest | PolicyRequest, timeoutMs: number): Promise<R> {
+    const result = this.queue.then(() => this.runNow(req, timeoutMs) as Promise<R>);
     this.queue = result.catch(() => undefined);
     return result;
   }
 
-  private runNow(req: BuildRequest, timeoutMs: number): Promise<BuildResponse> {
+  private runNow(req: BuildRequest | PolicyRequest, timeoutMs: number): Promise<BuildResponse | PolicyResponse> {
     this.child ??= this.start();
     const child = this.child;
     return new Promise((resolve, reject) => {
@@ -129,7 +139,7 @@ class Builder {
       }, timeoutMs);
       this.pending = (err, res) => {
         clearTimeout(timer);
-        if (err) reject(err); else resolve(res as BuildResponse);
+        if (err) reject(err); else resolve(res as BuildResponse | PolicyResponse);
       };
       child.send(req);
     });
@@ -148,9 +158,14 @@ export function stopBuilder(): void {
   builder.stop();
 }
 
-export function buildInWorker(request: Omit<BuildRequest, 'outFile'>, timeoutMs = 300_000): Promise<BuildResult> {
+/** Reads and validates a policy file in the builder process, off the event loop. */
+export function readPolicyInBuilder(file: string, timeoutMs = 60_000): Promise<PolicyResponse> {
+  return builder.run<PolicyResponse>({ kind: 'policy', file }, timeoutMs);
+}
+
+export function buildInWorker(request: Omit<BuildRequest, 'outFile' | 'kind'>, timeoutMs = 300_000): Promise<BuildResult> {
   const outFile = path.join(os.tmpdir(), `school-dns-trie-${process.pid}-${++sequence}.bin`);
-  return builder.run({ ...request, outFile }, timeoutMs).then(async (res) => {
+  return builder.run<BuildResponse>({ ...request, kind: 'build', outFile }, timeoutMs).then(async (res) => {
     if (!res.ok) throw new BuildError(`building the lists failed: ${res.error}`);
     try {
       return { trie: await readTrie(res.trie), sources: res.sources, entriesPerCategory: res.entriesPerCategory };
