@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { decode, dnsPacket, query, rcodeOf } from '../helpers/packets';
 import { startTestResolver, TestResolver } from '../helpers/resolver';
 import { ScriptedUpstream } from '../helpers/upstream';
-import { promValue, scrape } from '../helpers/client';
+import { promValue, scrape, udpAskFrom } from '../helpers/client';
 
 const KIDS = '127.0.0.2';
 const TEACHERS = '127.0.0.3';
@@ -18,15 +18,7 @@ const WALLED = '127.0.0.4';
 const UNKNOWN = '127.0.0.9';
 const CLI = path.resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 
-/** Sends from a given loopback source address and waits for the reply. */
-function askFrom(source: string, port: number, msg: Buffer, timeoutMs = 3000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket('udp4');
-    const timer = setTimeout(() => { sock.close(); reject(new Error(`no reply within ${timeoutMs} ms`)); }, timeoutMs);
-    sock.on('message', (m) => { clearTimeout(timer); sock.close(); resolve(m); });
-    sock.bind(0, source, () => sock.send(msg, port, '127.0.0.1'));
-  });
-}
+const askFrom = (source: string, port: number, msg: Buffer): Promise<Buffer> => udpAskFrom(source, port, msg, 3000);
 
 const addressesOf = (reply: Buffer): string[] => decode(reply).answers.filter((a) => a.type === 'A' || a.type === 'AAAA').map((a) => a.data as string);
 const edeOf = (reply: Buffer): { code: number; text: string } | null => {

@@ -3,30 +3,10 @@
 import type { Config } from '../../src/config/types';
 import { Dns2Packet, dns2Client, httpGet, promValue, scrape, sleep, tcpAsk, udpAsk, udpAskAll } from '../helpers/client';
 import { decode, Decoded, query, rcodeOf } from '../helpers/packets';
-import { startTestResolver, TestResolver } from '../helpers/resolver';
-import { DECOY_ADDRESS, ScriptedUpstream, soa, txtRecords } from '../helpers/upstream';
+import { drained, startTestResolver, TestResolver } from '../helpers/resolver';
 
 type Over = Parameters<typeof startTestResolver>[0];
-
-/** Waits (bounded) until the resolver has no query in flight, so no upstream exchange outlives the test. */
-async function drained(r: TestResolver): Promise<void> {
-  for (let i = 0; i < 60 && r.metrics.inflight > 0; i++) await sleep(50);
-}
-
-/**
- * startTestResolver, tried again (a few times) when binding fails with EADDRINUSE: with
- * port 0, src/main.ts binds TCP to the port the OS gave UDP, which some other TCP socket
- * on this machine may already hold.
- */
-async function startRetrying(over: Over): Promise<TestResolver> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startTestResolver(over);
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'EADDRINUSE' || attempt >= 5) throw e;
-    }
-  }
-}
+import { DECOY_ADDRESS, ScriptedUpstream, soa, txtRecords } from '../helpers/upstream';
 
 let up1: ScriptedUpstream;
 let up2: ScriptedUpstream;
@@ -57,7 +37,7 @@ afterEach(async () => {
  * timeouts set small ones, the rest keep a per-attempt timeout a loaded machine will not hit.
  */
 async function resolverFor(ups: ScriptedUpstream[], resolver: Partial<Config['resolver']> = {}, over: Over = {}): Promise<TestResolver> {
-  const r = await startRetrying({
+  const r = await startTestResolver({
     ...over,
     resolver: { upstreams: ups.map((u) => u.hostPort), timeoutMs: 1000, attempts: 4, totalTimeoutMs: 3000, ...resolver },
   });

@@ -5,12 +5,11 @@
 // NXDOMAIN/NODATA with the SOA, a TTL-1 name, an RRset that only fits over TCP, 0x20 case
 // randomisation against a server that echoes the question, the caches, and age-group
 // filtering of the recursive answers. Without nsd installed this suite fails, on purpose.
-import dgram from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { domainToASCII } from 'node:url';
-import { dns2Client, promValue, scrape, sleep, tcpAsk } from '../helpers/client';
+import { dns2Client, promValue, scrape, sleep, tcpAsk, udpAskFrom } from '../helpers/client';
 import { BIG_TXT, CNAME_CHAIN, IDN_NAME, IDN_UNICODE, NSD_ADDRESSES, NsdHierarchy, interopHierarchy, startNsdHierarchy } from '../helpers/nsd';
 import { Decoded, decode, query, Rec } from '../helpers/packets';
 import { startTestResolver, TestResolver } from '../helpers/resolver';
@@ -19,16 +18,7 @@ const KIDS = '127.0.0.80';
 const TEACHERS = '127.0.0.81';
 const SINKHOLE = '10.9.9.9';
 
-/** Sends from a given loopback source address (its policy group) and waits for the reply. */
-function askFrom(source: string, port: number, msg: Buffer, timeoutMs = 5000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket('udp4');
-    const timer = setTimeout(() => { sock.close(); reject(new Error(`no reply within ${timeoutMs} ms`)); }, timeoutMs);
-    sock.on('error', (e) => { clearTimeout(timer); sock.close(); reject(e); });
-    sock.on('message', (m) => { clearTimeout(timer); sock.close(); resolve(m); });
-    sock.bind(0, source, () => sock.send(msg, port, '127.0.0.1'));
-  });
-}
+const askFrom = (source: string, port: number, msg: Buffer): Promise<Buffer> => udpAskFrom(source, port, msg, 5000);
 
 const txt = (r: Rec): string[] => (r.data as Buffer[]).map((b) => b.toString('utf8'));
 const types = (d: Decoded): string[] => d.answers.map((a) => a.type);

@@ -1,26 +1,18 @@
 // The whole resolver in recursive mode: school-dns iterates from a fake root on loopback
 // (scripted authoritative servers on 127.0.0.x), with age-group filtering on the answers,
 // including CNAME chains that pass through a blocked zone.
-import dgram from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Hierarchy, hierarchySpecs, ROOT_ADDRESS, startServers } from '../helpers/authority';
-import { dns2Client, promValue, scrape } from '../helpers/client';
+import { dns2Client, promValue, scrape, udpAskFrom } from '../helpers/client';
 import { decode, query, rcodeOf } from '../helpers/packets';
 import { startTestResolver, TestResolver } from '../helpers/resolver';
 
 const KIDS = '127.0.0.50';
 const TEACHERS = '127.0.0.51';
 
-function askFrom(source: string, port: number, msg: Buffer, timeoutMs = 4000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket('udp4');
-    const timer = setTimeout(() => { sock.close(); reject(new Error(`no reply within ${timeoutMs} ms`)); }, timeoutMs);
-    sock.on('message', (m) => { clearTimeout(timer); sock.close(); resolve(m); });
-    sock.bind(0, source, () => sock.send(msg, port, '127.0.0.1'));
-  });
-}
+const askFrom = (source: string, port: number, msg: Buffer): Promise<Buffer> => udpAskFrom(source, port, msg, 4000);
 
 const data = (reply: Buffer): string[] => decode(reply).answers.map((a) => String(a.data));
 

@@ -3,30 +3,10 @@
 // (connection reuse, pipelining, fragmented writes, idle timeout, connection cap).
 import { dns2Client, dns2Tcp, dns2Udp, Dns2Packet, frame, promValue, scrape, sleep, TcpConn, tcpAsk, udpAsk } from '../helpers/client';
 import { decode, dnsPacket, query, rcodeOf } from '../helpers/packets';
-import { loopback, startTestResolver, TestResolver } from '../helpers/resolver';
-import { ScriptedUpstream, txtRecords } from '../helpers/upstream';
+import { drained, loopback, startTestResolver, TestResolver } from '../helpers/resolver';
 
 type Over = Parameters<typeof startTestResolver>[0];
-
-/** Waits (bounded) until the resolver has no query in flight, so no upstream exchange outlives the test. */
-async function drained(r: TestResolver): Promise<void> {
-  for (let i = 0; i < 60 && r.metrics.inflight > 0; i++) await sleep(50);
-}
-
-/**
- * startTestResolver, tried again (a few times) when binding fails with EADDRINUSE: with
- * port 0, src/main.ts binds TCP to the port the OS gave UDP, which some other TCP socket
- * on this machine may already hold.
- */
-async function startRetrying(over: Over): Promise<TestResolver> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startTestResolver(over);
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'EADDRINUSE' || attempt >= 5) throw e;
-    }
-  }
-}
+import { ScriptedUpstream, txtRecords } from '../helpers/upstream';
 
 let up: ScriptedUpstream;
 const running: TestResolver[] = [];
@@ -50,7 +30,7 @@ afterEach(async () => {
 });
 
 async function start(over: Over = {}): Promise<TestResolver> {
-  const r = await startRetrying({
+  const r = await startTestResolver({
     ...over,
     resolver: { upstreams: [up.hostPort], timeoutMs: 1000, attempts: 2, totalTimeoutMs: 2500 },
   });

@@ -219,3 +219,17 @@ export async function scrape(adminPort: number): Promise<string> {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Sends one query from a given loopback source address (tests map sources to policy groups)
+ * to 127.0.0.1:`port` and resolves the reply; rejects when none comes within `timeoutMs`.
+ */
+export function udpAskFrom(source: string, port: number, msg: Buffer, timeoutMs = 4000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket('udp4');
+    const timer = setTimeout(() => { sock.close(); reject(new Error(`no reply within ${timeoutMs} ms`)); }, timeoutMs);
+    sock.on('error', (e) => { clearTimeout(timer); sock.close(); reject(e); });
+    sock.on('message', (m) => { clearTimeout(timer); sock.close(); resolve(m); });
+    sock.bind(0, source, () => sock.send(msg, port, '127.0.0.1'));
+  });
+}

@@ -55,3 +55,8 @@ export async function startTestResolver(over: DeepPartial<Config> = {}): Promise
   const r = await startResolver(config, log, { processMetrics: false });
   return Object.assign(r, { udpPort: r.udpPorts[0], tcpPort: r.tcpPorts[0], logs });
 }
+
+/** Waits (bounded) until the resolver has no query in flight, so no upstream exchange outlives a test. */
+export async function drained(r: RunningResolver): Promise<void> {
+  for (let i = 0; i < 60 && r.metrics.inflight > 0; i++) await new Promise((res) => setTimeout(res, 50));
+}
