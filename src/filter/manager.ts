@@ -1,10 +1,10 @@
-// Owns the filter's state: loads the policy, builds its lists in a worker, and swaps the
+// Owns the filter's state: loads the policy, builds its lists in the builder process, and swaps the
 // result in with one assignment. A reload that fails keeps the old state serving, and says
 // why in its outcome, the log and the metrics.
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log/logger';
-import { buildInWorker, PolicyResponse, readPolicyInBuilder, SourceResult } from '../lists/build';
+import { buildInBuilder, PolicyResponse, readPolicyInBuilder, SourceResult } from '../lists/build';
 import type { Metrics } from '../metrics/metrics';
 import { FastCounter, FastHistogram, KeyedCounter, Series } from '../metrics/fast';
 import { compilePolicy, CompiledPolicy } from '../policy/policy';
@@ -106,7 +106,7 @@ export class FilterManager {
     }
     let built;
     try {
-      built = await buildInWorker({
+      built = await buildInBuilder({
         categories: policy.sources, inline: policy.inlineNames, categoryCount: policy.categories.length,
         // No presizing from the previous build: on real lists it leaves the table sparser (more RSS).
         baseDir: path.dirname(this.policyFile),

@@ -25,7 +25,7 @@ export interface BuildRequest {
   readonly baseDir: string;
   readonly expectedNames?: number;
   readonly fetchTimeoutMs?: number;
-  /** Where the builder writes the trie (set by buildInWorker). */
+  /** Where the builder writes the trie (set by buildInBuilder). */
   readonly outFile: string;
 }
 
@@ -163,7 +163,7 @@ export function readPolicyInBuilder(file: string, timeoutMs = 60_000): Promise<P
   return builder.run<PolicyResponse>({ kind: 'policy', file }, timeoutMs);
 }
 
-export function buildInWorker(request: Omit<BuildRequest, 'outFile' | 'kind'>, timeoutMs = 300_000): Promise<BuildResult> {
+export function buildInBuilder(request: Omit<BuildRequest, 'outFile' | 'kind'>, timeoutMs = 300_000): Promise<BuildResult> {
   const outFile = path.join(os.tmpdir(), `school-dns-trie-${process.pid}-${++sequence}.bin`);
   return builder.run<BuildResponse>({ ...request, kind: 'build', outFile }, timeoutMs).then(async (res) => {
     if (!res.ok) throw new BuildError(`building the lists failed: ${res.error}`);
