@@ -48,6 +48,14 @@ export interface ConfigInput {
     readonly sinkholeIPv6: string | null;
     readonly ttl: number;
   };
+  readonly state: {
+    /**
+     * Where school-dns keeps what it writes itself (review requests and their approvals).
+     * null: $STATE_DIRECTORY (systemd's StateDirectory=), else $XDG_STATE_HOME/school-dns,
+     * else ~/.local/state/school-dns. A relative path is relative to the configuration file.
+     */
+    readonly directory: string | null;
+  };
   readonly log: {
     readonly level: LogLevel;
     readonly format: 'auto' | 'json' | 'text';
@@ -92,6 +100,9 @@ export const DEFAULTS: ConfigInput = deepFreeze({
     sinkholeIPv4: '127.0.0.1',
     sinkholeIPv6: null,
     ttl: 60,
+  },
+  state: {
+    directory: null,
   },
   log: {
     level: 'info',

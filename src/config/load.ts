@@ -2,7 +2,8 @@
 // the result strictly: unknown keys, wrong types and impossible values are all
 // collected and reported together, each with its file, line and key path.
 import { isIP } from 'node:net';
-import { dirname, resolve as resolvePath } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join as joinPath, resolve as resolvePath } from 'node:path';
 import { DEFAULTS } from './defaults';
 import type { Config, HostPort, LogLevel } from './types';
 import { closest, deepFreeze, describe, parseYaml, ProblemsError, readText, sameName, sortProblems, type Entry, type Node, type Problem } from './yaml-tree';
@@ -79,8 +80,22 @@ export function describeConfig(c: Config): Record<string, unknown> {
     cache: { ...c.cache },
     policy: { file: c.policy.file },
     blocking: { ...c.blocking },
+    state: { ...c.state },
     log: { ...c.log },
   };
+}
+
+/**
+ * The state directory when the configuration leaves it null: systemd's $STATE_DIRECTORY (the
+ * first one, when StateDirectory= names several), else $XDG_STATE_HOME/school-dns, else
+ * ~/.local/state/school-dns.
+ */
+export function defaultStateDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  const systemd = env.STATE_DIRECTORY?.split(':')[0];
+  if (systemd && isAbsolute(systemd)) return systemd;
+  const xdg = env.XDG_STATE_HOME;
+  if (xdg && isAbsolute(xdg)) return joinPath(xdg, 'school-dns');
+  return joinPath(homedir(), '.local', 'state', 'school-dns');
 }
 
 // ---------------------------------------------------------------------------
@@ -108,6 +123,7 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
   const log = top.section('log');
   const policy = top.section('policy');
   const blocking = top.section('blocking');
+  const state = top.section('state');
 
   const listen = server.get('listen', addressList(53));
   const adminListen = admin.get('listen', nullable(address(9153)));
@@ -115,6 +131,7 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
   const totalTimeoutMs = resolver.get('totalTimeoutMs', integer(1, MAX_TIMER_MS));
   const minTtl = cache.get('minTtl', integer(0, MAX_TTL));
   const maxTtl = cache.get('maxTtl', integer(0, MAX_TTL));
+  const stateDirectory = state.get('directory', nullable(directoryPath(source !== DEFAULT_SOURCE ? dirname(resolvePath(source)) : PACKAGE_ROOT)));
 
   const config: Loose<Config> = {
     source,
@@ -153,6 +170,9 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
       sinkholeIPv4: blocking.get('sinkholeIPv4', nullable(ipLiteral(4))),
       sinkholeIPv6: blocking.get('sinkholeIPv6', nullable(ipLiteral(6))),
       ttl: blocking.get('ttl', integer(0, MAX_TTL)),
+    },
+    state: {
+      directory: stateDirectory === null ? defaultStateDirectory() : stateDirectory,
     },
     log: {
       level: log.get('level', oneOf(LOG_LEVELS)),
@@ -346,6 +366,13 @@ function nullable<T>(parse: Parser<T>): Parser<T | null> {
 function filePath(baseDir: string): Parser<string> {
   return (v, at) => {
     if (v.kind !== 'scalar' || typeof v.value !== 'string' || v.value.trim() === '') return at.problem(v, 'must be a file path');
+    return resolvePath(baseDir, v.value);
+  };
+}
+
+function directoryPath(baseDir: string): Parser<string> {
+  return (v, at) => {
+    if (v.kind !== 'scalar' || typeof v.value !== 'string' || v.value.trim() === '') return at.problem(v, 'must be a directory path, or null for the default');
     return resolvePath(baseDir, v.value);
   };
 }

@@ -68,6 +68,11 @@ export interface Config {
     /** TTL of blocked answers, seconds: short, so an unblocked name works again soon. */
     readonly ttl: number;
   };
+  /** What school-dns writes itself. */
+  readonly state: {
+    /** Absolute path of the state directory (review requests); created with mode 0700 at start. */
+    readonly directory: string;
+  };
   readonly log: {
     readonly level: LogLevel;
     readonly format: 'auto' | 'json' | 'text';
