@@ -43,6 +43,8 @@
 #   BENCH_PIN=0                   no CPU pinning (default: resolver on CPU 1, dnsperf and
 #                                 all NSDs on CPU 0; BENCH_SERVER_CPU / BENCH_LOAD_CPU)
 #   BENCH_KEEP_TMP=1              keep the temp dir (zones, configs, logs, raw output)
+#   BENCH_REC_NODE_FLAGS=         extra node flags for school-dns, e.g.
+#                                 "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -324,7 +326,8 @@ start_resolver() {
   port_free "$HOST" "$port" || { echo "port $port on $HOST is in use by another process" >"$TMP/why"; return 1; }
   if [[ $name == school-dns ]]; then
     port_free "$HOST" "$SCHOOL_ADMIN_PORT" || { echo "admin port $SCHOOL_ADMIN_PORT is in use" >"$TMP/why"; return 1; }
-    "${PIN_SERVER[@]}" node "$ROOT/dist/cli/main.js" serve --config "$TMP/school-dns/school-dns.yaml" >"$logfile" 2>&1 &
+    # shellcheck disable=SC2086 # BENCH_REC_NODE_FLAGS is a list of flags
+    "${PIN_SERVER[@]}" node ${BENCH_REC_NODE_FLAGS:-} "$ROOT/dist/cli/main.js" serve --config "$TMP/school-dns/school-dns.yaml" >"$logfile" 2>&1 &
   else
     "${PIN_SERVER[@]}" unbound -d -c "$TMP/unbound/unbound.conf" >"$logfile" 2>&1 &
   fi
