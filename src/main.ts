@@ -18,6 +18,8 @@ import { Forwarder } from './upstream/forwarder';
 import { Recursor } from './recursor/recursor';
 import { IANA_ROOT_HINTS } from './recursor/root-hints';
 import { fmt } from './upstream/transport';
+import { RequestStore } from './requests/store';
+import { requestRoutes } from './requests/admin-routes';
 
 export interface RunningResolver {
   readonly metrics: Metrics;
@@ -31,6 +33,8 @@ export interface RunningResolver {
   readonly tcpPorts: number[];
   /** The filter's state holder, or null when filtering is off (policy.file null). */
   readonly filter: FilterManager | null;
+  /** Review requests ("this should not be blocked", from the block page); null when filtering is off. */
+  readonly requests: RequestStore | null;
   /** Reloads the policy and lists (the old ones keep serving if it fails). */
   reload(): Promise<ReloadOutcome | null>;
   close(): Promise<void>;
@@ -80,10 +84,16 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
   }
   let manager: FilterManager | null = null;
   let filter: SchoolFilter | undefined;
+  let requests: RequestStore | null = null;
   if (config.policy.file) {
     manager = new FilterManager(config.policy.file, log, metrics);
+    requests = await openRequests(config, log, manager);
+    metrics.gauge('school_dns_review_requests_pending', 'Review requests waiting for a decision by staff.', () => requests?.counts().pending ?? 0);
     const first = await manager.reload();
-    if (!first.ok) throw new StartupError(`the policy could not be loaded: ${first.error}`);
+    if (!first.ok) {
+      await requests.close();
+      throw new StartupError(`the policy could not be loaded: ${first.error}`);
+    }
     filter = new SchoolFilter(manager, config.blocking, metrics);
   } else {
     log.warn('filtering is off (policy.file is null): every name resolves');
@@ -101,7 +111,7 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
   const closeAll = async (): Promise<void> => {
     recursor?.close();
     stopBuilder();
-    await Promise.all([...udp.map((l) => l.close()), ...tcp.map((l) => l.close()), admin?.close()]);
+    await Promise.all([...udp.map((l) => l.close()), ...tcp.map((l) => l.close()), admin?.close(), requests?.close()]);
   };
   try {
     for (const addr of config.server.listen) {
@@ -137,12 +147,13 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
         if (!state) return { status: 409, body: { error: 'filtering is off (policy.file is null)' } };
         if (!name) return { status: 400, body: { error: 'give ?name=NAME&client=ADDRESS' } };
         try {
-          return { status: 200, body: explain(state, name, client, config.blocking) };
+          return { status: 200, body: explain(state, name, client, config.blocking, Date.now(), manager?.approvals ?? null) };
         } catch (e) {
           if ((e as { code?: string }).code === 'EXPLAIN_BAD_INPUT') return { status: 400, body: { error: (e as Error).message } };
           throw e;
         }
       });
+      for (const [key, route] of requestRoutes(requests)) routes.set(key, route);
       admin = new AdminServer(config.admin.listen, metrics, () => ({
         ok: true, uptimeSeconds: Math.round(process.uptime()), cacheEntries: cache.size, inflight: metrics.inflight,
         lists: manager?.state ? { names: manager.state.trie.nameCount, builtAt: new Date(manager.state.builtAt).toISOString() } : null,
@@ -161,7 +172,18 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
     udpPorts: udp.map((l) => l.port),
     tcpPorts: tcp.map((l) => l.port),
     filter: manager,
+    requests,
     reload: () => (manager ? manager.reload() : Promise.resolve(null)),
     close: closeAll,
   };
+}
+
+/** The review-request store in the state directory; its approvals go to the filter. */
+async function openRequests(config: Config, log: Logger, manager: FilterManager): Promise<RequestStore> {
+  try {
+    return await RequestStore.open({ directory: config.state.directory, log, onApprovals: (a) => manager.setApprovals(a) });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'STATE_DIR_UNUSABLE') throw new StartupError((e as Error).message, { cause: e });
+    throw e;
+  }
 }

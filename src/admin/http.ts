@@ -12,7 +12,7 @@ export interface Health {
 /** An admin API route: answers with a status and a JSON body. */
 export type Route = (url: URL, req: http.IncomingMessage) => Promise<{ status: number; body: unknown }>;
 
-/** Routes keyed by "METHOD /path", e.g. "POST /reload". */
+/** Routes keyed by "METHOD /path", e.g. "POST /reload"; one path segment may be "*", matching any one segment. */
 export type Routes = ReadonlyMap<string, Route>;
 
 export class AdminServer {
@@ -54,7 +54,7 @@ export class AdminServer {
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
     const path = url.pathname;
-    const route = this.routes.get(`${req.method} ${path}`);
+    const route = this.find(`${req.method}`, path);
     if (route) {
       const { status, body } = await route(url, req);
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -80,6 +80,18 @@ export class AdminServer {
     }
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
     res.end('not found: try /metrics or /healthz\n');
+  }
+
+  /** The route for an exact path, else for the path with one segment replaced by "*". */
+  private find(method: string, path: string): Route | undefined {
+    const exact = this.routes.get(`${method} ${path}`);
+    if (exact || path.length > 200) return exact;
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const r = this.routes.get(`${method} ${[...parts.slice(0, i), '*', ...parts.slice(i + 1)].join('/')}`);
+      if (r) return r;
+    }
+    return undefined;
   }
 
   close(): Promise<void> {

@@ -6,6 +6,7 @@ import type { Config } from '../config/types';
 import { createLogger } from '../log/logger';
 import { startResolver } from '../main';
 import { adminRequest, DEFAULT_ADMIN } from './admin-client';
+import { addRequestsCommand } from './requests';
 
 const EXIT_FAILED = 1;
 const EXIT_CONFIG = 2;
@@ -93,6 +94,7 @@ interface ExplainBody {
   matches: { category: string; matched: string; kind: 'block' | 'allow'; source: string | null; line: number | null }[];
   allowedBy: { category: string; matched: string; source: string | null; line: number | null } | null;
   overrode?: string | null;
+  approvedBy?: { id: number; name: string; covers: string } | null;
 }
 
 async function check(name: string, opts: { client: string; admin: string; json?: boolean }): Promise<void> {
@@ -112,6 +114,7 @@ async function check(name: string, opts: { client: string; admin: string; json?:
   for (const m of e.matches) {
     lines.push(`  ${m.kind === 'allow' ? 'allow rule' : 'listed   '} ${m.matched} in ${m.category}${m.source ? ` (${m.source}${m.line ? `:${m.line}` : ''})` : ''}`);
   }
+  if (e.approvedBy) lines.push(`  allowed by approved request #${e.approvedBy.id} (${e.approvedBy.name}, for ${e.approvedBy.covers})${e.overrode ? `; it overrides ${e.overrode}` : ''}`);
   if (e.allowedBy) lines.push(`  ${e.overrode ? `${e.overrode} ` : ''}overridden by the allow rule ${e.allowedBy.matched} (${e.allowedBy.category}${e.allowedBy.source ? `, ${e.allowedBy.source}${e.allowedBy.line ? `:${e.allowedBy.line}` : ''}` : ''})`);
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -154,6 +157,7 @@ export function buildProgram(): Command {
     .addOption(adminOption())
     .option('--json', 'print the explanation as JSON')
     .action(viaAdmin(check));
+  addRequestsCommand(program, adminOption, viaAdmin);
   return program;
 }
 

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { normalizeName } from '../lists/normalize';
 import { parseList } from '../lists/parse';
 import { DECISION_ALLOW, DECISION_NOT_ALLOWLISTED } from '../policy/policy';
+import { ApprovalScope, ApprovalSet, describeScope } from '../requests/approvals';
 import type { BlockingOptions } from './school-filter';
 import type { FilterState } from './state';
 
@@ -29,13 +30,27 @@ export interface Explanation {
   readonly matches: readonly Match[];
   /** The allow entry that overrode a block, when one did. */
   readonly allowedBy: Match | null;
+  /** The approved review request that overrode a block, when one did (`overrode` names what it overrode). */
+  readonly approvedBy: ApprovedBy | null;
+}
+
+export interface ApprovedBy {
+  /** The request's id. */
+  readonly id: number;
+  /** The approved name (the queried name or a parent domain). */
+  readonly name: string;
+  readonly scope: ApprovalScope;
+  readonly school: string;
+  readonly group: string;
+  /** Who it opens the name for, in words: 'group "primary" at school "Hoa Sen"'. */
+  readonly covers: string;
 }
 
 export class ExplainError extends Error {
   readonly code = 'EXPLAIN_BAD_INPUT';
 }
 
-export function explain(state: FilterState, rawName: string, clientAddress: string, blocking: BlockingOptions, now = Date.now()): Explanation {
+export function explain(state: FilterState, rawName: string, clientAddress: string, blocking: BlockingOptions, now = Date.now(), approvals: ApprovalSet | null = null): Explanation {
   const n = normalizeName(rawName);
   if (typeof n !== 'string') throw new ExplainError(`"${rawName}" is not a domain name: ${n.error}`);
   const p = state.policy;
@@ -56,9 +71,18 @@ export function explain(state: FilterState, rawName: string, clientAddress: stri
       matches.push({ category: p.categories[bit], matched, kind, ...locate(state, bit, matched, kind === 'allow') });
     }
   }
-  const { action, category } = p.describeDecision(code);
+  let { action, category } = p.describeDecision(code);
   let allowedBy: Match | null = null;
   let overrode: string | null = null;
+  let approvedBy: ApprovedBy | null = null;
+  const approval = action === 'block' && approvals ? approvals.match(n, client.school, client.group) : null;
+  if (approval) {
+    // The filter lets it through for this client: an approved review request covers it.
+    overrode = code === DECISION_NOT_ALLOWLISTED ? 'not-allowlisted' : category;
+    approvedBy = { id: approval.id, name: approval.name, scope: approval.scope, school: approval.school, group: approval.group, covers: describeScope(approval) };
+    action = 'allow';
+    category = null;
+  }
   if (code === DECISION_ALLOW) {
     // Would it have been blocked without this group's allowing categories? Then say which rule let it through.
     const without = Int32Array.from(masks);
@@ -78,8 +102,8 @@ export function explain(state: FilterState, rawName: string, clientAddress: stri
     name: n,
     client: { address: clientAddress, school: client.school, group: client.group },
     decision: action,
-    category: code === DECISION_NOT_ALLOWLISTED ? 'not-allowlisted' : category,
-    answer, matches, allowedBy, overrode,
+    category: code === DECISION_NOT_ALLOWLISTED && !approval ? 'not-allowlisted' : category,
+    answer, matches, allowedBy, overrode, approvedBy,
   };
 }
 

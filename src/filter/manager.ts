@@ -8,6 +8,7 @@ import { buildInBuilder, PolicyResponse, readPolicyInBuilder, SourceResult } fro
 import type { Metrics } from '../metrics/metrics';
 import { FastCounter, FastHistogram, KeyedCounter, Series } from '../metrics/fast';
 import { compilePolicy, CompiledPolicy } from '../policy/policy';
+import { ApprovalSet } from '../requests/approvals';
 import type { FilterState } from './state';
 
 export interface ReloadOutcome {
@@ -25,6 +26,7 @@ const RELOAD_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 export class FilterManager {
   private current: FilterState | null = null;
+  private approvalSet: ApprovalSet = ApprovalSet.EMPTY;
   private running: Promise<ReloadOutcome> | null = null;
   private queued: Promise<ReloadOutcome> | null = null;
   private readonly reloads: FastCounter;
@@ -47,6 +49,22 @@ export class FilterManager {
   /** The state queries are checked against now (null before the first successful load). */
   get state(): FilterState | null {
     return this.current;
+  }
+
+  /**
+   * Names opened by approved review requests (src/requests), for given schools or groups.
+   * Separate from the state: an approval takes effect at once, without a list rebuild, and a
+   * reload in progress cannot put back an older set.
+   */
+  get approvals(): ApprovalSet {
+    return this.approvalSet;
+  }
+
+  /** Swaps in a new approval set (built aside by the request store): one assignment. */
+  setApprovals(next: ApprovalSet): void {
+    const before = this.approvalSet.size;
+    this.approvalSet = next;
+    if (next.size !== before) this.log.info('approvals swapped in', { approvals: next.size });
   }
 
   /**

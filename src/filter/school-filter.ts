@@ -6,7 +6,7 @@ import type { Filter } from '../chain/filter-link';
 import type { ClientIdentifier } from '../chain/client-link';
 import { QueryContext, Reply, UNKNOWN_CLIENT } from '../chain/types';
 import { Ede, HEADER_SIZE, Rcode, Type } from '../dns/constants';
-import { flattenName } from '../dns/name';
+import { flattenName, readName } from '../dns/name';
 import { emptyReply, ExtendedError, singleRecordReply } from '../dns/reply';
 import type { Metrics } from '../metrics/metrics';
 import { KeyedCounter, Series } from '../metrics/fast';
@@ -63,9 +63,19 @@ export class SchoolFilter implements Filter {
     if (!matched && !c.allowOnly[g]) return null; // the common case: nothing to decide
     const code = policy.decide(g, m, Date.now());
     ctx.verdict = code;
-    if (code === DECISION_NOT_ALLOWLISTED) return this.blockedReply(ctx, c, g, policy.categories.length);
-    if (code < 0) return null; // pass or allowed
-    return this.blockedReply(ctx, c, g, code);
+    if (code !== DECISION_NOT_ALLOWLISTED && code < 0) return null; // pass or allowed
+    if (this.approved(ctx, ctx.qname)) {
+      // An approved review request allows the name for this client, as a group allow rule would.
+      ctx.verdict = DECISION_ALLOW;
+      return null;
+    }
+    return this.blockedReply(ctx, c, g, code === DECISION_NOT_ALLOWLISTED ? policy.categories.length : code);
+  }
+
+  /** Whether an approved review request opens `name` for this client. Only asked on the blocked path. */
+  private approved(ctx: QueryContext, name: string): boolean {
+    const a = this.manager.approvals;
+    return a !== undefined && a.size > 0 && a.match(name, ctx.client.school, ctx.client.group) !== null;
   }
 
   recheck(ctx: QueryContext, reply: Reply): Reply {
@@ -82,8 +92,9 @@ export class SchoolFilter implements Filter {
       if (!c.state.trie.lookupWire(this.scratch, 0, m)) continue;
       const code = policy.decide(g, m, Date.now());
       // A walled garden's allowed names may lead to CDN names that are not on its list:
-      // only a target that is itself in a blocked category blocks the answer.
-      if (code >= 0) return this.blockedReply(ctx, c, g, code);
+      // only a target that is itself in a blocked category blocks the answer. A target an
+      // approved review request opens for this client passes, as an allowed one does.
+      if (code >= 0 && !this.approved(ctx, readName(this.scratch, 0) ?? '')) return this.blockedReply(ctx, c, g, code);
     }
     return reply;
   }

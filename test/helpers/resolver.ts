@@ -1,4 +1,7 @@
 // Starts a real school-dns in-process on ephemeral loopback ports, for end-to-end tests.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { defaultConfig } from '../../src/config/load';
 import type { Config, HostPort } from '../../src/config/types';
@@ -31,7 +34,8 @@ function merge<T>(base: T, over: DeepPartial<T> | undefined): T {
  * Starts school-dns with the embedded defaults, overridden by `over`; it listens on
  * 127.0.0.1 (ephemeral port) unless `over.server.listen` says otherwise, admin on an
  * ephemeral port too, forwards (resolver.mode forward), filters nothing (policy.file null),
- * and logs JSON into `logs`.
+ * keeps its state in a fresh temporary directory (removed on close) unless `over.state` names
+ * one, and logs JSON into `logs`.
  */
 export async function startTestResolver(over: DeepPartial<Config> = {}): Promise<TestResolver> {
   const base = merge(defaultConfig(), {
@@ -44,6 +48,9 @@ export async function startTestResolver(over: DeepPartial<Config> = {}): Promise
     log: { level: 'warn' },
   } as DeepPartial<Config>);
   const config = merge(base, over);
+  const ownState = over.state?.directory === undefined ? mkdtempSync(path.join(tmpdir(), 'school-dns-state-')) : null;
+  if (ownState) Object.assign(config, { state: { directory: ownState } });
+  const removeState = (): void => { if (ownState) rmSync(ownState, { recursive: true, force: true }); };
   const logs: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk, _enc, cb) {
@@ -52,8 +59,15 @@ export async function startTestResolver(over: DeepPartial<Config> = {}): Promise
     },
   });
   const log = createLogger({ level: config.log.level, format: 'json', stream });
-  const r = await startResolver(config, log, { processMetrics: false });
-  return Object.assign(r, { udpPort: r.udpPorts[0], tcpPort: r.tcpPorts[0], logs });
+  let r: RunningResolver;
+  try {
+    r = await startResolver(config, log, { processMetrics: false });
+  } catch (e) {
+    removeState();
+    throw e;
+  }
+  const close = r.close;
+  return Object.assign(r, { udpPort: r.udpPorts[0], tcpPort: r.tcpPorts[0], logs, close: () => close().finally(removeState) });
 }
 
 /** Waits (bounded) until the resolver has no query in flight, so no upstream exchange outlives a test. */
