@@ -16,16 +16,19 @@ import { DAY_NAMES, isValidTimeZone, parseTimeOfDay, type DayName } from './sche
 import {
   GROUP_MODES,
   SOURCE_FORMATS,
+  YOUTUBE_MODES,
   type CategorySpec,
   type GroupMode,
   type GroupSpec,
   type ListenerSpec,
   type NetworkSpec,
+  type SafeSearchSpec,
   type PolicySpec,
   type ScheduleSpec,
   type SchoolSpec,
   type SourceFormat,
   type SourceSpec,
+  type YoutubeMode,
 } from './types';
 
 export type { PolicySpec } from './types';
@@ -243,7 +246,8 @@ export function checkName(text: string): { name: string } | { problem: string } 
 const TOP_KEYS = ['timezone', 'categories', 'groups', 'schools', 'listeners', 'defaultGroup'];
 const CATEGORY_KEYS = ['description', 'sources'];
 const SOURCE_KEYS = ['path', 'url', 'format'];
-const GROUP_KEYS = ['description', 'mode', 'allowCategories', 'allow', 'block', 'deny', 'schedules'];
+const GROUP_KEYS = ['description', 'mode', 'allowCategories', 'allow', 'block', 'deny', 'schedules', 'safeSearch'];
+const SAFESEARCH_KEYS = ['search', 'youtube'];
 const SCHEDULE_KEYS = ['categories', 'days', 'from', 'to'];
 const SCHOOL_KEYS = ['name', 'networks'];
 const NETWORK_KEYS = ['cidr', 'group'];
@@ -395,7 +399,7 @@ function optionalText(check: Check, f: Field | undefined, what: string): string 
 }
 
 function group(check: Check, name: string, f: Field, categoryNames: ReadonlySet<string>): GroupSpec | undefined {
-  const fields = check.fields(f, GROUP_KEYS, [], 'must be a section of group settings (mode, allowCategories, allow, block, deny, schedules)');
+  const fields = check.fields(f, GROUP_KEYS, [], 'must be a section of group settings (mode, allowCategories, allow, block, deny, schedules, safeSearch)');
   if (fields === undefined) return undefined;
   const before = check.problems.length;
   const description = optionalText(check, fields.get('description'), 'must be text describing the group');
@@ -431,6 +435,9 @@ function group(check: Check, name: string, f: Field, categoryNames: ReadonlySet<
     }
   }
 
+  const ssf = fields.get('safeSearch');
+  const safeSearch = ssf === undefined ? safeSearchOff() : safeSearchSpec(check, ssf);
+
   if (mode === 'allow-only') {
     // Everything outside the allowed categories and names is blocked already; a block, deny
     // or schedule would do nothing, and whoever wrote it expects it to.
@@ -459,8 +466,45 @@ function group(check: Check, name: string, f: Field, categoryNames: ReadonlySet<
   const df = fields.get('deny');
   for (const n of mode === 'allow-only' ? [] : deny) if (allowedNames.has(n) && df) check.at(df.line, df.key, `"${n}" is also in allow, and allowing wins: it would never be blocked`);
 
-  if (check.problems.length > before || mode === undefined) return undefined;
-  return { name, description: description ?? null, mode, allowCategories, allow, block, deny, schedules };
+  if (check.problems.length > before || mode === undefined || safeSearch === undefined) return undefined;
+  return { name, description: description ?? null, mode, allowCategories, allow, block, deny, schedules, safeSearch };
+}
+
+/** A group that does not write "safeSearch:" gets the search engines as they are. */
+function safeSearchOff(): SafeSearchSpec {
+  return { search: false, youtube: 'off' };
+}
+
+/**
+ * "safeSearch: { search: BOOLEAN, youtube: off|moderate|strict }". Both keys are required: a
+ * group that turns one on says what it wants for the other, instead of getting a silent default.
+ */
+function safeSearchSpec(check: Check, f: Field): SafeSearchSpec | undefined {
+  const levels = YOUTUBE_MODES.map((m) => `"${m}"`).join(', ');
+  const fields = check.fields(f, SAFESEARCH_KEYS, SAFESEARCH_KEYS, `must be { search: true or false, youtube: ${YOUTUBE_MODES.join(', ')} }`);
+  if (fields === undefined) return undefined;
+  const before = check.problems.length;
+  let search: boolean | undefined;
+  const sf = fields.get('search');
+  if (sf !== undefined) {
+    if (sf.v.kind === 'scalar' && typeof sf.v.value === 'boolean') search = sf.v.value;
+    else check.bad(sf, 'must be true (Google, Bing and DuckDuckGo give SafeSearch results) or false');
+  }
+  let youtube: YoutubeMode | undefined;
+  const yf = fields.get('youtube');
+  if (yf !== undefined) {
+    const t = yf.v.kind === 'scalar' && typeof yf.v.value === 'string' ? yf.v.value : undefined;
+    if (t !== undefined && (YOUTUBE_MODES as readonly string[]).includes(t)) {
+      youtube = t as YoutubeMode;
+    } else if (yf.v.kind === 'scalar' && typeof yf.v.value === 'boolean') {
+      check.bad(yf, `must be a Restricted Mode level, one of ${levels}, not true or false`);
+    } else {
+      const hint = t === undefined ? undefined : closest(t, YOUTUBE_MODES, { swaps: true });
+      check.bad(yf, `must be one of ${levels}${hint ? `; did you mean "${hint}"?` : ''}`);
+    }
+  }
+  if (check.problems.length > before || search === undefined || youtube === undefined) return undefined;
+  return { search, youtube };
 }
 
 function schedule(check: Check, f: Field, cat: (t: string) => string | Bad): ScheduleSpec | undefined {

@@ -43,6 +43,14 @@ export const DENYLIST = 'denylist';
 /** The school of clients that no network or listener names. */
 export const UNKNOWN_SCHOOL = 'unknown';
 
+/**
+ * SafeSearch flags of a group, as safeSearch() returns them: the search engines' SafeSearch,
+ * and YouTube's Restricted Mode level (at most one of the two YouTube bits is set).
+ */
+export const SAFESEARCH_SEARCH = 1;
+export const SAFESEARCH_YOUTUBE_MODERATE = 2;
+export const SAFESEARCH_YOUTUBE_STRICT = 4;
+
 /** Entries kept in each identification cache before it is emptied and refilled. */
 export const IDENTIFY_CACHE_LIMIT = 65536;
 
@@ -84,6 +92,11 @@ export interface CompiledPolicy {
   decide(groupIndex: number, m: Int32Array, now: number): number;
   /** The index of a group, or -1. */
   groupIndex(name: string): number;
+  /**
+   * The group's SafeSearch flags (SAFESEARCH_*), 0 when it has none. An index that is not a
+   * group's is treated as the default group. One typed-array read.
+   */
+  safeSearch(groupIndex: number): number;
   /** What a decide() code means. The objects are shared and frozen. */
   describeDecision(code: number): DecisionDescription;
 }
@@ -119,6 +132,7 @@ class Compiled implements CompiledPolicy {
   private readonly baseBlockMasks: Int32Array;
   private readonly blockMasks: Int32Array;
   private readonly allowOnly: Uint8Array;
+  private readonly safeSearchFlags: Uint8Array;
   private readonly windows: ReadonlyArray<readonly CompiledWindow[]>;
   private readonly scheduled: boolean;
   private readonly clock: ZonedClock;
@@ -171,10 +185,14 @@ class Compiled implements CompiledPolicy {
     this.allowMasks = new Int32Array(n * 2);
     this.baseBlockMasks = new Int32Array(n * 2);
     this.allowOnly = new Uint8Array(n);
+    this.safeSearchFlags = new Uint8Array(n);
     const bitOf = (name: string, where: string): number => categoryBits.get(name) ?? fail(`${where} names category "${name}", which is not defined`);
     const windows: CompiledWindow[][] = [];
     spec.groups.forEach((g, i) => {
       this.allowOnly[i] = g.mode === 'allow-only' ? 1 : 0;
+      const ss = g.safeSearch;
+      this.safeSearchFlags[i] = (ss.search ? SAFESEARCH_SEARCH : 0)
+        | (ss.youtube === 'strict' ? SAFESEARCH_YOUTUBE_STRICT : ss.youtube === 'moderate' ? SAFESEARCH_YOUTUBE_MODERATE : 0);
       for (const c of g.allowCategories) setBit(this.allowMasks, i, bitOf(c, `group "${g.name}"`));
       if (allowBit[i]! >= 0) setBit(this.allowMasks, i, allowBit[i]!);
       for (const c of g.block) setBit(this.baseBlockMasks, i, bitOf(c, `group "${g.name}"`));
@@ -261,6 +279,10 @@ class Compiled implements CompiledPolicy {
 
   groupIndex(name: string): number {
     return this.groupIndexes.get(name) ?? -1;
+  }
+
+  safeSearch(groupIndex: number): number {
+    return this.safeSearchFlags[groupIndex >= 0 && groupIndex < this.safeSearchFlags.length ? groupIndex : this.defaultIndex]!;
   }
 
   describeDecision(code: number): DecisionDescription {

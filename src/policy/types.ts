@@ -36,6 +36,18 @@ export interface ScheduleSpec {
   readonly to: number;
 }
 
+/** YouTube Restricted Mode levels a group can have (see policies/school-dns-policy.yaml). */
+export const YOUTUBE_MODES = ['off', 'moderate', 'strict'] as const;
+export type YoutubeMode = (typeof YOUTUBE_MODES)[number];
+
+/** What a group's queries for search engines are answered with (src/chain/safesearch-link.ts). */
+export interface SafeSearchSpec {
+  /** Google, Bing and DuckDuckGo answered with their SafeSearch addresses. */
+  readonly search: boolean;
+  /** YouTube: the real site (off), restrictmoderate.youtube.com (moderate) or restrict.youtube.com (strict). */
+  readonly youtube: YoutubeMode;
+}
+
 export interface GroupSpec {
   readonly name: string;
   readonly description: string | null;
@@ -49,6 +61,8 @@ export interface GroupSpec {
   /** Names (with their subdomains) blocked at all times. */
   readonly deny: readonly string[];
   readonly schedules: readonly ScheduleSpec[];
+  /** SafeSearch for this group; both off when the file does not say. */
+  readonly safeSearch: SafeSearchSpec;
 }
 
 export interface NetworkSpec {

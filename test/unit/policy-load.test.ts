@@ -98,6 +98,7 @@ describe('parsePolicy: a valid policy', () => {
           block: [],
           deny: [],
           schedules: [],
+          safeSearch: { search: false, youtube: 'off' },
         },
         {
           name: 'teens',
@@ -111,6 +112,7 @@ describe('parsePolicy: a valid policy', () => {
             { categories: ['games'], days: ['mon', 'fri'], from: 450, to: 990 },
             { categories: ['games'], days: ['sat'], from: 1320, to: 360 },
           ],
+          safeSearch: { search: false, youtube: 'off' },
         },
       ],
       schools: [
@@ -175,9 +177,67 @@ describe('parsePolicy: a valid policy', () => {
   });
 });
 
+describe('parsePolicy: safeSearch', () => {
+  it('reads each group\'s setting; a group without one has both off', () => {
+    const s = parsePolicy(
+      y(
+        'groups:',
+        '  young: { safeSearch: { search: true, youtube: strict } }',
+        '  older:',
+        '    safeSearch:',
+        '      search: true',
+        '      youtube: moderate',
+        '  adults: { safeSearch: { search: false, youtube: "off" } }',
+        '  walled: { mode: allow-only, safeSearch: { search: true, youtube: strict } }',
+        '  plain: {}',
+        '  empty:',
+        '    safeSearch:',
+      ),
+      FILE,
+    );
+    expect(s.groups.map((g) => [g.name, g.safeSearch])).toEqual([
+      ['young', { search: true, youtube: 'strict' }],
+      ['older', { search: true, youtube: 'moderate' }],
+      ['adults', { search: false, youtube: 'off' }],
+      ['walled', { search: true, youtube: 'strict' }],
+      ['plain', { search: false, youtube: 'off' }],
+      ['empty', { search: false, youtube: 'off' }],
+    ]);
+    expect(Object.isFrozen(s.groups[0]!.safeSearch)).toBe(true);
+  });
+
+  // [what, the group's line, the expected problems as "LINE key: message start"]
+  const cases: [string, string, string[]][] = [
+    ['a misspelt group key', '  a: { safesearch: { search: true, youtube: off } }', ['2 groups.a.safesearch: unknown key; did you mean "groups.a.safeSearch"?']],
+    ['safeSearch as one word', '  a: { safeSearch: on }', ['2 groups.a.safeSearch: must be { search: true or false, youtube: off, moderate, strict } (got "on")']],
+    ['safeSearch as a boolean', '  a: { safeSearch: true }', ['2 groups.a.safeSearch: must be { search: true or false, youtube: off, moderate, strict } (got true)']],
+    ['a key left out', '  a: { safeSearch: { search: true } }', ['2 groups.a.safeSearch: must have "youtube"']],
+    ['a misspelt key', '  a: { safeSearch: { serach: true, youtube: off } }', ['2 groups.a.safeSearch: must have "search"', '2 groups.a.safeSearch.serach: unknown key; did you mean "groups.a.safeSearch.search"?']],
+    ['search written as on', '  a: { safeSearch: { search: on, youtube: off } }', ['2 groups.a.safeSearch.search: must be true (Google, Bing and DuckDuckGo give SafeSearch results) or false (got "on")']],
+    ['search written as yes', '  a: { safeSearch: { search: "yes", youtube: off } }', ['2 groups.a.safeSearch.search: must be true']],
+    ['a youtube level misspelt', '  a: { safeSearch: { search: true, youtube: strcit } }', ['2 groups.a.safeSearch.youtube: must be one of "off", "moderate", "strict"; did you mean "strict"? (got "strcit")']],
+    ['a youtube level in capitals', '  a: { safeSearch: { search: true, youtube: Moderate } }', ['2 groups.a.safeSearch.youtube: must be one of "off", "moderate", "strict"; did you mean "moderate"? (got "Moderate")']],
+    ['youtube as a boolean', '  a: { safeSearch: { search: true, youtube: true } }', ['2 groups.a.safeSearch.youtube: must be a Restricted Mode level, one of "off", "moderate", "strict", not true or false (got true)']],
+    ['youtube far from any level', '  a: { safeSearch: { search: true, youtube: kids } }', ['2 groups.a.safeSearch.youtube: must be one of "off", "moderate", "strict" (got "kids")']],
+    ['both wrong', '  a: { safeSearch: { search: 1, youtube: [strict] } }', ['2 groups.a.safeSearch.search: must be true', '2 groups.a.safeSearch.youtube: must be one of "off", "moderate", "strict" (got a list)']],
+  ];
+
+  it.each(cases)('reports %s with its line and key', (_name, line, expected) => {
+    const got = brief(problemsOf(y('groups:', line)));
+    expect(got).toHaveLength(expected.length);
+    got.forEach((l, i) => expect(l.startsWith(expected[i]!) ? expected[i] : l).toBe(expected[i]));
+  });
+
+  it('reports a safeSearch problem on its own line in a block-style group', () => {
+    expect(brief(problemsOf(y('groups:', '  a:', '    safeSearch:', '      search: true', '      youtube: strickt')))).toEqual([
+      '5 groups.a.safeSearch.youtube: must be one of "off", "moderate", "strict"; did you mean "strict"? (got "strickt")',
+    ]);
+  });
+});
+
 describe('strictestGroup', () => {
   const g = (name: string, over: Partial<GroupSpec>): GroupSpec => ({
-    name, description: null, mode: 'block-listed', allowCategories: [], allow: [], block: [], deny: [], schedules: [], ...over,
+    name, description: null, mode: 'block-listed', allowCategories: [], allow: [], block: [], deny: [], schedules: [], safeSearch: { search: false, youtube: 'off' }, ...over,
   });
   it.each([
     ['the only allow-only group', [g('a', { block: ['x', 'y', 'z'] }), g('b', { mode: 'allow-only', allowCategories: ['e'] })], 'b'],

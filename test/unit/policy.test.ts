@@ -6,6 +6,9 @@ import {
   DECISION_NOT_ALLOWLISTED,
   DECISION_PASS,
   IDENTIFY_CACHE_LIMIT,
+  SAFESEARCH_SEARCH,
+  SAFESEARCH_YOUTUBE_MODERATE,
+  SAFESEARCH_YOUTUBE_STRICT,
   type CompiledPolicy,
 } from '../../src/policy/policy';
 import type { PolicySpec } from '../../src/policy/types';
@@ -321,12 +324,39 @@ describe('identify', () => {
   });
 });
 
+describe('compiled SafeSearch flags', () => {
+  const p = compilePolicy(parsePolicy(y(
+    'groups:',
+    '  a: { safeSearch: { search: true, youtube: strict } }',
+    '  b: { safeSearch: { search: true, youtube: moderate } }',
+    '  c: { safeSearch: { search: false, youtube: moderate } }',
+    '  d: { safeSearch: { search: true, youtube: "off" } }',
+    '  e: {}',
+    'defaultGroup: b',
+  ), '/p/policy.yaml'));
+
+  it.each([
+    ['a', SAFESEARCH_SEARCH | SAFESEARCH_YOUTUBE_STRICT],
+    ['b', SAFESEARCH_SEARCH | SAFESEARCH_YOUTUBE_MODERATE],
+    ['c', SAFESEARCH_YOUTUBE_MODERATE],
+    ['d', SAFESEARCH_SEARCH],
+    ['e', 0],
+  ])('group %s has flags %d', (group, flags) => {
+    expect(p.safeSearch(p.groupIndex(group))).toBe(flags);
+  });
+
+  it('treats an index that is no group\'s as the default group', () => {
+    expect(p.safeSearch(-1)).toBe(SAFESEARCH_SEARCH | SAFESEARCH_YOUTUBE_MODERATE);
+    expect(p.safeSearch(99)).toBe(SAFESEARCH_SEARCH | SAFESEARCH_YOUTUBE_MODERATE);
+  });
+});
+
 describe('compilePolicy on a hand-made spec', () => {
   const base: PolicySpec = {
     source: 'hand',
     timezone: 'UTC',
     categories: [{ name: 'x', description: null, sources: [{ url: 'https://example.org/x', format: 'rpz' }] }],
-    groups: [{ name: 'g', description: null, mode: 'block-listed', allowCategories: [], allow: [], block: ['x'], deny: [], schedules: [] }],
+    groups: [{ name: 'g', description: null, mode: 'block-listed', allowCategories: [], allow: [], block: ['x'], deny: [], schedules: [], safeSearch: { search: false, youtube: 'off' } }],
     schools: [],
     listeners: [],
     defaultGroup: 'g',
@@ -401,6 +431,22 @@ describe('the shipped policy (policies/school-dns-policy.yaml)', () => {
     ['guest', ['social'], MON_0800, 'pass', null],
   ])('%s with %j at %d: %s %s', (group, cats, now, action, category) => {
     expect(decide(group, cats, now)).toEqual({ action, category });
+  });
+
+  it.each([
+    ['preschool', { search: true, youtube: 'strict' }],
+    ['primary', { search: true, youtube: 'strict' }],
+    ['lower-secondary', { search: true, youtube: 'moderate' }],
+    ['staff', { search: false, youtube: 'off' }],
+    ['guest', { search: true, youtube: 'moderate' }],
+  ])('gives %s SafeSearch %j', (group, safeSearch) => {
+    expect(spec.groups.find((g) => g.name === group)!.safeSearch).toEqual(safeSearch);
+  });
+
+  it('blocks the bypass category for the pupils\' groups and the guests, not for staff', () => {
+    for (const group of ['primary', 'lower-secondary', 'guest']) expect(decide(group, ['bypass'], MON_0800)).toEqual({ action: 'block', category: 'bypass' });
+    expect(decide('staff', ['bypass'], MON_0800)).toEqual({ action: 'pass', category: null });
+    expect(decide('preschool', ['bypass'], MON_0800)).toEqual({ action: 'block', category: 'not-allowlisted' });
   });
 
   it('identifies the example school\'s subnets', () => {
