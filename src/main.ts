@@ -1,5 +1,6 @@
 // Wiring only: config -> metrics -> cache -> resolver -> chain -> listeners.
 import { AdminServer, Route } from './admin/http';
+import { BlockPageServer } from './blockpage/server';
 import { explain } from './filter/explain';
 import { FilterManager, ReloadOutcome } from './filter/manager';
 import { stopBuilder } from './lists/build';
@@ -31,6 +32,8 @@ export interface RunningResolver {
   /** Bound ports in config order (UDP and TCP share the configured port unless it was 0). */
   readonly udpPorts: number[];
   readonly tcpPorts: number[];
+  /** Bound block-page ports in blockPage.listen order (http), and of its HTTPS port (tls or reset); empty when off or not bound. */
+  readonly blockPagePorts: { readonly http: readonly number[]; readonly https: readonly number[] };
   /** The filter's state holder, or null when filtering is off (policy.file null). */
   readonly filter: FilterManager | null;
   /** Review requests ("this should not be blocked", from the block page); null when filtering is off. */
@@ -108,10 +111,11 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
   const udp: UdpListener[] = [];
   const tcp: TcpListener[] = [];
   let admin: AdminServer | null = null;
+  let blockPage: BlockPageServer | null = null;
   const closeAll = async (): Promise<void> => {
     recursor?.close();
     stopBuilder();
-    await Promise.all([...udp.map((l) => l.close()), ...tcp.map((l) => l.close()), admin?.close(), requests?.close()]);
+    await Promise.all([...udp.map((l) => l.close()), ...tcp.map((l) => l.close()), admin?.close(), blockPage?.close(), requests?.close()]);
   };
   try {
     for (const addr of config.server.listen) {
@@ -132,6 +136,13 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
         tcp.push(t);
         break;
       }
+    }
+    if (config.blockPage.enabled && config.blockPage.listen.length > 0) {
+      blockPage = new BlockPageServer(config.blockPage, { state: () => manager?.state ?? null, sink: requests, counters: metrics, log });
+      // Never throws for an address it cannot bind: DNS serves on; the error and its fix are logged and in /healthz.
+      await blockPage.start();
+    } else if (config.blockPage.enabled) {
+      log.warn('no block page: blocking.sinkholeIPv4 and sinkholeIPv6 are null (or 0.0.0.0) and blockPage.listen is not set');
     }
     if (config.admin.listen) {
       const routes = new Map<string, Route>();
@@ -157,6 +168,7 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
       admin = new AdminServer(config.admin.listen, metrics, () => ({
         ok: true, uptimeSeconds: Math.round(process.uptime()), cacheEntries: cache.size, inflight: metrics.inflight,
         lists: manager?.state ? { names: manager.state.trie.nameCount, builtAt: new Date(manager.state.builtAt).toISOString() } : null,
+        blockPage: blockPage?.health() ?? null,
       }), log, routes);
       await admin.start();
     }
@@ -165,12 +177,13 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
     throw e;
   }
   const endpoints = [...udp.map((l) => l.describe()), ...tcp.map((l) => l.describe())];
-  log.info('listening', { endpoints, admin: admin ? `http://${fmt({ ...config.admin.listen!, port: admin.port })}` : null });
+  log.info('listening', { endpoints, admin: admin ? `http://${fmt({ ...config.admin.listen!, port: admin.port })}` : null, blockPage: blockPage?.describe() ?? null });
   return {
     metrics, cache, endpoints,
     adminPort: admin?.port ?? null,
     udpPorts: udp.map((l) => l.port),
     tcpPorts: tcp.map((l) => l.port),
+    blockPagePorts: { http: blockPage?.httpPorts ?? [], https: blockPage?.httpsPorts ?? [] },
     filter: manager,
     requests,
     reload: () => (manager ? manager.reload() : Promise.resolve(null)),

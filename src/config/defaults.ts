@@ -48,6 +48,21 @@ export interface ConfigInput {
     readonly sinkholeIPv6: string | null;
     readonly ttl: number;
   };
+  readonly blockPage: {
+    readonly enabled: boolean;
+    /** "IP:PORT" addresses (port 80 when none is given); null = the sinkhole addresses on port 80. */
+    readonly listen: readonly string[] | null;
+    readonly https: {
+      /** reset: port 443 resets every connection at once; tls: the page over TLS with cert and key; off. */
+      readonly mode: 'reset' | 'tls' | 'off';
+      readonly port: number;
+      /** PEM files, relative to the configuration file; required for mode tls. */
+      readonly cert: string | null;
+      readonly key: string | null;
+    };
+    /** Offer the "this should not be blocked" review form. */
+    readonly reviewForm: boolean;
+  };
   readonly state: {
     /**
      * Where school-dns keeps what it writes itself (review requests and their approvals).
@@ -100,6 +115,17 @@ export const DEFAULTS: ConfigInput = deepFreeze({
     sinkholeIPv4: '127.0.0.1',
     sinkholeIPv6: null,
     ttl: 60,
+  },
+  blockPage: {
+    enabled: true,
+    listen: null,
+    https: {
+      mode: 'reset',
+      port: 443,
+      cert: null,
+      key: null,
+    },
+    reviewForm: true,
   },
   state: {
     directory: null,

@@ -1,7 +1,9 @@
 // Reads the operator's YAML file, merges it over the embedded defaults, and validates
 // the result strictly: unknown keys, wrong types and impossible values are all
 // collected and reported together, each with its file, line and key path.
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join as joinPath, resolve as resolvePath } from 'node:path';
 import { DEFAULTS } from './defaults';
@@ -80,6 +82,7 @@ export function describeConfig(c: Config): Record<string, unknown> {
     cache: { ...c.cache },
     policy: { file: c.policy.file },
     blocking: { ...c.blocking },
+    blockPage: { ...c.blockPage, listen: c.blockPage.listen.map(formatHostPort), https: { ...c.blockPage.https } },
     state: { ...c.state },
     log: { ...c.log },
   };
@@ -124,6 +127,8 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
   const policy = top.section('policy');
   const blocking = top.section('blocking');
   const state = top.section('state');
+  const blockPage = top.section('blockPage');
+  const blockPageHttps = blockPage.section('https');
 
   const listen = server.get('listen', addressList(53));
   const adminListen = admin.get('listen', nullable(address(9153)));
@@ -131,6 +136,16 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
   const totalTimeoutMs = resolver.get('totalTimeoutMs', integer(1, MAX_TIMER_MS));
   const minTtl = cache.get('minTtl', integer(0, MAX_TTL));
   const maxTtl = cache.get('maxTtl', integer(0, MAX_TTL));
+  const sinkholeIPv4 = blocking.get('sinkholeIPv4', nullable(ipLiteral(4)));
+  const sinkholeIPv6 = blocking.get('sinkholeIPv6', nullable(ipLiteral(6)));
+  const pageListen = blockPage.get('listen', nullable(addressList(80)));
+  const configDir = source !== DEFAULT_SOURCE ? dirname(resolvePath(source)) : PACKAGE_ROOT;
+  const pageHttps = {
+    mode: blockPageHttps.get('mode', oneOf(HTTPS_MODES)),
+    port: blockPageHttps.get('port', integer(1, 65535)),
+    cert: blockPageHttps.get('cert', nullable(filePath(configDir))),
+    key: blockPageHttps.get('key', nullable(filePath(configDir))),
+  };
   const stateDirectory = state.get('directory', nullable(directoryPath(source !== DEFAULT_SOURCE ? dirname(resolvePath(source)) : PACKAGE_ROOT)));
 
   const config: Loose<Config> = {
@@ -167,9 +182,16 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
       file: policy.get('file', nullable(filePath(policy.isSet('file') && source !== DEFAULT_SOURCE ? dirname(resolvePath(source)) : PACKAGE_ROOT))),
     },
     blocking: {
-      sinkholeIPv4: blocking.get('sinkholeIPv4', nullable(ipLiteral(4))),
-      sinkholeIPv6: blocking.get('sinkholeIPv6', nullable(ipLiteral(6))),
+      sinkholeIPv4,
+      sinkholeIPv6,
       ttl: blocking.get('ttl', integer(0, MAX_TTL)),
+    },
+    blockPage: {
+      enabled: blockPage.get('enabled', boolean),
+      // null: wherever blocked names point, on port 80.
+      listen: pageListen === null ? sinkholeAddresses(sinkholeIPv4, sinkholeIPv6) : pageListen,
+      https: pageHttps,
+      reviewForm: blockPage.get('reviewForm', boolean),
     },
     state: {
       directory: stateDirectory === null ? defaultStateDirectory() : stateDirectory,
@@ -205,9 +227,67 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
     }
   }
 
+  if (config.blockPage.enabled) checkBlockPage(blockPage, blockPageHttps, config.blockPage, [...(listen ?? []), ...(adminListen ? [adminListen] : [])]);
+
   if (problems.length > 0) throw new ConfigError(source, sortProblems(problems));
   // Every get() above returned a value, or it recorded a problem and we threw.
   return deepFreeze(config as unknown as Config);
+}
+
+const HTTPS_MODES = ['reset', 'tls', 'off'] as const;
+
+/** The sinkhole addresses on port 80, where browsers go for a blocked name (0.0.0.0 and :: are no address to serve on). */
+function sinkholeAddresses(v4: string | null | undefined, v6: string | null | undefined): HostPort[] {
+  const out: HostPort[] = [];
+  if (v4 && v4 !== '0.0.0.0') out.push({ host: v4, port: 80, family: 4 });
+  if (v6 && comparable({ host: v6, port: 80, family: 6 }) !== '[::]') out.push({ host: v6, port: 80, family: 6 });
+  return out;
+}
+
+/** The block page's checks between keys: TLS files for mode tls, no port shared with DNS, admin or itself. */
+function checkBlockPage(page: Section, https: Section, c: Loose<Config['blockPage']>, taken: readonly HostPort[]): void {
+  const { mode, port, cert, key } = c.https;
+  if (mode === 'tls') {
+    if (cert === null) https.problem('cert', 'is needed when blockPage.https.mode is "tls": the path of the PEM certificate file');
+    if (key === null) https.problem('key', 'is needed when blockPage.https.mode is "tls": the path of the PEM private key file');
+    if (cert && key) {
+      const read = (k: 'cert' | 'key', path: string): Buffer | undefined => {
+        try {
+          return readFileSync(path);
+        } catch (e) {
+          https.problem(k, `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+          return undefined;
+        }
+      };
+      const certPem = read('cert', cert);
+      const keyPem = read('key', key);
+      if (certPem && keyPem) {
+        try {
+          createSecureContext({ cert: certPem, key: keyPem });
+        } catch (e) {
+          https.problem('key', `does not work with blockPage.https.cert: ${(e as Error).message}`);
+        }
+      }
+    }
+  } else if (mode !== undefined) {
+    if (cert) https.problem('cert', `is only used with blockPage.https.mode "tls" (the mode is "${mode}")`);
+    if (key) https.problem('key', `is only used with blockPage.https.mode "tls" (the mode is "${mode}")`);
+  }
+  const listen = c.listen ?? [];
+  const where = page.isSet('listen') ? 'blockPage.listen' : 'the sinkhole address (blocking.sinkholeIPv4/IPv6) on port 80';
+  const reported = new Set<string>();
+  for (const a of listen) {
+    if (taken.some((t) => sameAddress(a, t))) {
+      page.problem('listen', `${where} includes ${formatHostPort(a)}, which DNS (server.listen) or the admin endpoint uses; the block page needs its own port`);
+    }
+    if (mode !== undefined && mode !== 'off' && port !== undefined) {
+      const tls: HostPort = { ...a, port };
+      if (!reported.has(comparable(tls)) && (listen.some((b) => sameAddress(tls, b)) || taken.some((t) => sameAddress(tls, t)))) {
+        reported.add(comparable(tls));
+        https.problem('port', `${formatHostPort(tls)} is already taken by the block page's HTTP address, DNS or the admin endpoint; choose another port, or mode "off"`);
+      }
+    }
+  }
 }
 
 /** Config with every setting possibly missing (for a setting that had a problem). */

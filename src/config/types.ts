@@ -68,6 +68,23 @@ export interface Config {
     /** TTL of blocked answers, seconds: short, so an unblocked name works again soon. */
     readonly ttl: number;
   };
+  /** The HTTP server on the sinkhole address that explains a block (src/blockpage/). */
+  readonly blockPage: {
+    readonly enabled: boolean;
+    /** Where the page is served over HTTP: the configured addresses, else the sinkhole addresses on port 80. */
+    readonly listen: readonly HostPort[];
+    readonly https: {
+      /** reset: every connection to `port` is reset at once (fail fast); tls: the page over TLS; off: nothing. */
+      readonly mode: 'reset' | 'tls' | 'off';
+      /** On each host of `listen`. */
+      readonly port: number;
+      /** Absolute paths of the PEM certificate and key (set, readable and matching when mode is tls). */
+      readonly cert: string | null;
+      readonly key: string | null;
+    };
+    /** Offer the "this should not be blocked" review form. */
+    readonly reviewForm: boolean;
+  };
   /** What school-dns writes itself. */
   readonly state: {
     /** Absolute path of the state directory (review requests); created with mode 0700 at start. */

@@ -28,6 +28,10 @@ export type RejectReasonLabel = (typeof REJECT_REASONS)[number];
 export const UPSTREAM_OUTCOMES = ['ok', 'timeout', 'servfail', 'refused', 'formerr', 'malformed', 'mismatch', 'network', 'truncated'] as const;
 export type UpstreamOutcome = (typeof UPSTREAM_OUTCOMES)[number];
 
+/** Outcomes of "this should not be blocked" requests sent from the block page. */
+export const REVIEW_RESULTS = ['accepted', 'duplicate', 'rate_limited', 'store_full', 'invalid', 'failed', 'refused'] as const;
+export type ReviewResult = (typeof REVIEW_RESULTS)[number];
+
 export const REQUEST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export class Metrics {
@@ -42,6 +46,9 @@ export class Metrics {
   private readonly coalesced: FastCounter;
   private readonly tcpConnections: FastCounter;
   private readonly recursorEvents: KeyedCounter;
+  private readonly blockPages: FastCounter;
+  private readonly reviews: FastCounter;
+  private readonly httpsResets: FastCounter;
   private readonly recursorSeries = new Map<string, Map<string, Series>>();
   private inflightCount = 0;
   private readonly upstreamIndex = new Map<string, number>();
@@ -68,6 +75,11 @@ export class Metrics {
       'Recursive resolution: authoritative queries sent (kind="query", by transport), timeouts, lame servers, limits hit (kind="limit", by limit), ...',
       ['kind', 'detail'], r);
     this.tcpConnections = new FastCounter('school_dns_tcp_connections_refused_total', 'TCP connections refused because the connection cap was reached.', [{}], r);
+    this.blockPages = new FastCounter('school_dns_block_pages_total', 'Block pages served, by scheme (https only with blockPage.https.mode tls).',
+      [{ scheme: 'http' }, { scheme: 'https' }], r);
+    this.reviews = new FastCounter('school_dns_review_submissions_total', 'Review requests sent from the block page\'s form, by result.',
+      REVIEW_RESULTS.map((result) => ({ result })), r);
+    this.httpsResets = new FastCounter('school_dns_block_page_https_resets_total', 'Connections to the sinkhole\'s HTTPS port reset at once (blockPage.https.mode reset).', [{}], r);
     const self = this;
     new Gauge({
       name: 'school_dns_inflight_queries', help: 'Queries received and not yet answered.', registers: [r],
@@ -125,6 +137,18 @@ export class Metrics {
 
   tcpConnectionRefused(): void {
     this.tcpConnections.inc(0);
+  }
+
+  blockPageServed(scheme: 'http' | 'https'): void {
+    this.blockPages.inc(scheme === 'http' ? 0 : 1);
+  }
+
+  reviewRequest(result: ReviewResult): void {
+    this.reviews.inc(REVIEW_RESULTS.indexOf(result));
+  }
+
+  httpsReset(): void {
+    this.httpsResets.inc(0);
   }
 
   get inflight(): number {

@@ -45,6 +45,8 @@ export async function startTestResolver(over: DeepPartial<Config> = {}): Promise
     resolver: { mode: 'forward' },
     // No filtering unless a test asks for a policy: the forwarding and server tests are about DNS.
     policy: { file: null },
+    // No block page unless a test asks for one (on port 0): its default is port 80 and 443 on the sinkhole.
+    blockPage: { enabled: false },
     log: { level: 'warn' },
   } as DeepPartial<Config>);
   const config = merge(base, over);
