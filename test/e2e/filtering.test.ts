@@ -266,6 +266,7 @@ admin: { listen: "127.0.0.1:${adminPort}" }
 resolver: { mode: forward, upstreams: ["127.0.0.1:${upstream.port}"] }
 policy: { file: policy.yaml }
 blocking: { sinkholeIPv4: "10.9.9.9" }
+state: { directory: state }
 log: { level: info, format: json }
 `);
     const child = spawn(process.execPath, [CLI, 'serve', '--config', path.join(dir, 'config.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
