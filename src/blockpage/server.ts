@@ -359,7 +359,6 @@ export class BlockPageServer {
     }
     if (r.ok) {
       this.deps.counters?.reviewRequest(r.duplicate ? 'duplicate' : 'accepted');
-      this.deps.log.info('review request', { id: r.id, duplicate: r.duplicate, name, school: facts.client.school, group: facts.client.group, category: facts.category });
       return sendPage(res, 200, renderThanks(order, r.id, r.duplicate));
     }
     switch (r.code) {
