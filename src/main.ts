@@ -12,6 +12,7 @@ import { describeConfig } from './config/load';
 import type { Logger } from './log/logger';
 import { Metrics } from './metrics/metrics';
 import { buildChain } from './server/chain';
+import { policySafeSearch } from './chain/safesearch-link';
 import { Dispatcher } from './server/dispatch';
 import { TcpListener } from './server/tcp';
 import { UdpListener } from './server/udp';
@@ -104,6 +105,7 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
   const { chain, links } = buildChain({
     metrics, cache, resolve: resolverLink(resolver), filter, identify: filter?.identify,
     prefetch: recursor ? recursor.prefetch.bind(recursor) : undefined,
+    safeSearch: manager ? policySafeSearch(() => manager?.state?.policy) : undefined,
   });
   log.info('handler chain', { links: links.join(' -> ') });
   const dispatcher = new Dispatcher(chain, metrics, log, config.log.queries);

@@ -3,6 +3,7 @@
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { RCODE_NAMES, TYPE_NAMES, Type } from '../dns/constants';
 import { FastCounter, FastHistogram, KeyedCounter, Series } from './fast';
+import { ENGINE_NAMES } from '../safesearch/engines';
 
 export const enum Transport { Udp = 0, Tcp = 1 }
 export const TRANSPORT_NAMES = ['udp', 'tcp'] as const;
@@ -45,6 +46,7 @@ export class Metrics {
   private readonly upstreamResults: FastCounter;
   private readonly coalesced: FastCounter;
   private readonly tcpConnections: FastCounter;
+  private readonly safeSearchRewrites: FastCounter;
   private readonly recursorEvents: KeyedCounter;
   private readonly blockPages: FastCounter;
   private readonly reviews: FastCounter;
@@ -75,6 +77,8 @@ export class Metrics {
       'Recursive resolution: authoritative queries sent (kind="query", by transport), timeouts, lame servers, limits hit (kind="limit", by limit), ...',
       ['kind', 'detail'], r);
     this.tcpConnections = new FastCounter('school_dns_tcp_connections_refused_total', 'TCP connections refused because the connection cap was reached.', [{}], r);
+    this.safeSearchRewrites = new FastCounter('school_dns_safesearch_rewrites_total', 'Queries answered with a search engine\'s SafeSearch name (a CNAME), by engine.',
+      ENGINE_NAMES.map((engine) => ({ engine })), r);
     this.blockPages = new FastCounter('school_dns_block_pages_total', 'Block pages served, by scheme (https only with blockPage.https.mode tls).',
       [{ scheme: 'http' }, { scheme: 'https' }], r);
     this.reviews = new FastCounter('school_dns_review_submissions_total', 'Review requests sent from the block page\'s form, by result.',
@@ -137,6 +141,11 @@ export class Metrics {
 
   tcpConnectionRefused(): void {
     this.tcpConnections.inc(0);
+  }
+
+  /** `engine`: an ENGINE_* number from src/safesearch/engines.ts. */
+  safeSearchRewrite(engine: number): void {
+    this.safeSearchRewrites.inc(engine);
   }
 
   blockPageServed(scheme: 'http' | 'https'): void {

@@ -166,6 +166,53 @@ describe('special link', () => {
     expect(rcodeOf(out)).toBe(5);
   });
 
+  // The encrypted-DNS and relay signals: [name as asked, type, rcode, SOA owner as it appears in the reply]
+  it.each([
+    ['use-application-dns.net', 'A', 3, 'use-application-dns.net'],
+    ['Use-Application-DNS.NET', 'AAAA', 3, 'Use-Application-DNS.NET'],
+    ['x.use-application-dns.net', 'UNKNOWN_65', 3, 'use-application-dns.net'], // HTTPS
+    ['mask.icloud.com', 'A', 3, 'mask.icloud.com'],
+    ['MASK-H2.icloud.com', 'AAAA', 3, 'MASK-H2.icloud.com'],
+    ['mask.icloud.com', 'ANY', 3, 'mask.icloud.com'],
+    ['_dns.resolver.arpa', 'UNKNOWN_64', 0, 'resolver.arpa'], // SVCB (DDR)
+    ['resolver.arpa', 'A', 0, 'resolver.arpa'],
+    ['_dns.Resolver.ARPA', 'UNKNOWN_65', 0, 'Resolver.ARPA'],
+  ])('answers the bypass signal %s %s with rcode %d, no answer and an SOA', (name, type, rcode, zone) => {
+    const { out, passed, ctx } = run(query(name, type as string, { edns: true, dnssecOk: true }));
+    expect(passed).toBe(false);
+    expect(ctx.source).toBe('local');
+    const d = decode(out);
+    expect(rcodeOf(out)).toBe(rcode);
+    expect(d.id).toBe(0x1234);
+    expect(d.flag_qr && d.flag_ra && d.flag_rd).toBe(true);
+    expect(d.flag_aa || d.flag_ad).toBe(false);
+    expect(d.questions[0]).toEqual({ name, type, class: 'IN' });
+    expect(d.answers).toHaveLength(0);
+    expect(d.authorities).toHaveLength(1);
+    const soa = d.authorities[0];
+    expect(soa.type).toBe('SOA');
+    expect(soa.name).toBe(zone);
+    expect(soa.ttl).toBe(300);
+    expect(soa.data).toMatchObject({ mname: zone, rname: 'nobody.invalid', serial: 1, minimum: 300 });
+    const opt = d.additionals.find((a) => a.type === 'OPT') as unknown as { flags: number } | undefined;
+    expect(opt?.flags).toBe(dnsPacket.DNSSEC_OK);
+  });
+
+  it('answers the signals without EDNS too', () => {
+    const { out } = run(query('use-application-dns.net', 'A'));
+    expect(rcodeOf(out)).toBe(3);
+    expect(decode(out).additionals).toHaveLength(0);
+    expect(decode(out).authorities[0].type).toBe('SOA');
+  });
+
+  it.each([
+    ['application-dns.net', 'A'], ['use-application-dns.net.example', 'A'], ['xuse-application-dns.net', 'A'],
+    ['icloud.com', 'A'], ['www.icloud.com', 'A'], ['mask.icloud.com.evil.example', 'A'], ['nomask.icloud.com', 'A'],
+    ['arpa', 'NS'], ['xresolver.arpa', 'A'], ['resolver.arpa.example', 'A'],
+  ])('passes the near miss %s %s on', (name, type) => {
+    expect(run(query(name, type)).passed).toBe(true);
+  });
+
   it.each([['example.com', 'A'], ['8.8.8.8.in-addr.arpa', 'PTR'], ['172.in-addr.arpa', 'NS'], ['localhost.example.com', 'A'], ['', 'NS']])(
     'passes %s %s on', (name, type) => {
       expect(run(query(name || '.', type)).passed).toBe(true);
