@@ -105,6 +105,7 @@ resolver: { mode: forward, upstreams: ["127.0.0.1:9"], timeoutMs: 200, attempts:
 policy: { file: ${JSON.stringify(path.join(root, 'etc/school-dns/policies/school-dns-policy.yaml'))} }
 blocking: { sinkholeIPv4: "127.0.0.1" }
 state: { directory: ${JSON.stringify(path.join(dir, 'state'))} }
+blockPage: { enabled: false }
 log: { level: info, format: json }
 `);
     const child = spawn(process.execPath, [path.join(root, 'opt/school-dns/bin/school-dns'), 'serve', '--config', path.join(dir, 'config.yaml')], {
