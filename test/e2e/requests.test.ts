@@ -1,14 +1,16 @@
 // Review requests end to end, on real sockets: a real resolver forwarding to a scripted
 // upstream, with a policy where loopback source addresses are pupils and teachers of two
-// schools. A request is submitted, listed and approved with the real CLI (a child process
-// against the admin port), and the query that was sinkholed then resolves for the covered
-// school and group only; a restart keeps the requests and the approval.
+// schools. A request is submitted from the block page's form (HTTP, from the pupil's address),
+// listed and approved with the real CLI (a child process against the admin port), and the
+// query that was sinkholed then resolves for the covered school and group only; a restart
+// keeps the requests and the approval.
 import { execFile } from 'node:child_process';
+import http from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { startTestResolver, TestResolver } from '../helpers/resolver';
+import { loopback, startTestResolver, TestResolver } from '../helpers/resolver';
 import { ScriptedUpstream } from '../helpers/upstream';
 import { promValue, scrape, udpAskFrom } from '../helpers/client';
 import { decode, query } from '../helpers/packets';
@@ -45,6 +47,25 @@ async function builderGone(): Promise<void> {
   for (let i = 0; i < 100 && mine(); i++) await new Promise((res) => setTimeout(res, 50));
 }
 
+/** Posts the block page's review form from `from`, as a browser on that device would. */
+function postForm(port: number, from: string, fields: Record<string, string>): Promise<{ status: number; body: string }> {
+  const body = new URLSearchParams(fields).toString();
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1', port, method: 'POST', path: '/_school-dns/review', localAddress: from, agent: false, timeout: 5000,
+      headers: { host: fields.name, 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)) },
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 interface CliResult { code: number; stdout: string; stderr: string }
 async function cli(args: string[]): Promise<CliResult> {
   try {
@@ -70,6 +91,7 @@ describe('review requests over real sockets', () => {
       policy: { file: policyFile },
       blocking: { sinkholeIPv4: SINKHOLE, sinkholeIPv6: null, ttl: 30 },
       state: { directory: stateDir },
+      blockPage: { enabled: true, listen: [loopback(0)], https: { mode: 'off', port: 443, cert: null, key: null }, reviewForm: true },
     });
     admin = `http://127.0.0.1:${started.adminPort}`;
     return started;
@@ -119,34 +141,40 @@ defaultGroup: kids
   it('takes a request, lists it with the CLI, approves it, and the sinkholed name then resolves for that school and group only', async () => {
     for (const c of [NORTH_KIDS, NORTH_TEACHERS, SOUTH_KIDS]) expect(await addressOf(c, r.udpPort, 'www.games-site.example')).toBe(SINKHOLE);
 
-    const submitted = await r.requests!.submit({ name: 'games-site.example', school: 'North', group: 'kids', category: 'games', message: 'We use it in the maths lesson' }, NORTH_KIDS);
-    expect(submitted).toEqual({ ok: true, id: 1, duplicate: false });
+    // The pupil asks from the block page: school and group come from the device's address.
+    const page = r.blockPagePorts.http[0]!;
+    const form = await postForm(page, NORTH_KIDS, { name: 'www.games-site.example', message: 'We use it in the maths lesson' });
+    expect(form.status).toBe(200);
+    expect(form.body).toContain('#1');
+    expect((await postForm(page, NORTH_KIDS, { name: 'www.games-site.example', message: 'again' })).status).toBe(200); // the same request
+    expect(r.requests!.list()).toHaveLength(1);
     expect(await r.requests!.submit({ name: 'other-game.example', school: 'North', group: 'kids', category: 'games', message: '' }, NORTH_KIDS)).toMatchObject({ ok: true, id: 2 });
 
     const list = await cli(['requests', 'list', '--admin', admin]);
     expect(list.code).toBe(0);
     const [header, row1, row2] = list.stdout.split('\n');
     expect(header).toMatch(/^ID\s+STATUS\s+ASKED\s+SCHOOL\s+GROUP\s+NAME\s+CATEGORY\s+MESSAGE$/);
-    expect(row1).toMatch(/^#1\s+pending\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+North\s+kids\s+games-site\.example\s+games\s+"We use it in the maths lesson"$/);
+    expect(row1).toMatch(/^#1\s+pending\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+North\s+kids\s+www\.games-site\.example\s+games\s+"We use it in the maths lesson"$/);
     expect(row2).toMatch(/^#2\s+pending/);
     expect(list.stdout).toContain('2 shown (pending 2, approved 0, rejected 0, revoked 0)');
     const json = JSON.parse((await cli(['requests', 'list', '--json', '--admin', admin])).stdout);
-    expect(json.requests[0]).toMatchObject({ id: 1, name: 'games-site.example', school: 'North', group: 'kids', status: 'pending' });
+    expect(json.requests[0]).toMatchObject({ id: 1, name: 'www.games-site.example', school: 'North', group: 'kids', category: 'games', status: 'pending' });
     expect(JSON.stringify(json)).not.toContain(NORTH_KIDS); // no client address anywhere
 
     const approve = await cli(['requests', 'approve', '1', '--note', 'maths lesson', '--by', 'ms-lan', '--admin', admin]);
     expect(approve).toMatchObject({ code: 0, stderr: '' });
-    expect(approve.stdout).toBe('approved request #1: games-site.example (and its subdomains) now resolves for group "kids" at school "North"\n');
+    expect(approve.stdout).toBe('approved request #1: www.games-site.example (and its subdomains) now resolves for group "kids" at school "North"\n');
 
     expect(await addressOf(NORTH_KIDS, r.udpPort, 'www.games-site.example')).toBe('192.0.2.1');
-    expect(await addressOf(NORTH_KIDS, r.udpPort, 'games-site.example')).toBe('192.0.2.1');
+    expect(await addressOf(NORTH_KIDS, r.udpPort, 'img.www.games-site.example')).toBe('192.0.2.1');
+    expect(await addressOf(NORTH_KIDS, r.udpPort, 'games-site.example')).toBe(SINKHOLE); // the parent was not approved
     expect(await addressOf(NORTH_TEACHERS, r.udpPort, 'www.games-site.example')).toBe(SINKHOLE); // another group
     expect(await addressOf(SOUTH_KIDS, r.udpPort, 'www.games-site.example')).toBe(SINKHOLE); // another school
     expect(await addressOf(NORTH_KIDS, r.udpPort, 'other-game.example')).toBe(SINKHOLE); // still pending
 
     const check = await cli(['check', 'www.games-site.example', '--client', NORTH_KIDS, '--admin', admin]);
     expect(check.stdout).toContain('decision: ALLOW');
-    expect(check.stdout).toContain('allowed by approved request #1 (games-site.example, for group "kids" at school "North"); it overrides games');
+    expect(check.stdout).toContain('allowed by approved request #1 (www.games-site.example, for group "kids" at school "North"); it overrides games');
     expect((await cli(['check', 'www.games-site.example', '--client', SOUTH_KIDS, '--admin', admin])).stdout).toContain('decision: BLOCK (games)');
   });
 
@@ -215,7 +243,7 @@ defaultGroup: kids
     expect(await r.requests!.submit({ name: 'new.example', school: 'North', group: 'teachers', category: null, message: '' }, NORTH_TEACHERS)).toMatchObject({ id: 4 });
     // A revoked approval closes the name again at once.
     const revoke = await cli(['requests', 'revoke', '1', '--admin', admin]);
-    expect(revoke).toMatchObject({ code: 0, stdout: 'revoked the approval of request #1: games-site.example is filtered again for group "kids" at school "North"\n' });
+    expect(revoke).toMatchObject({ code: 0, stdout: 'revoked the approval of request #1: www.games-site.example is filtered again for group "kids" at school "North"\n' });
     expect(await addressOf(NORTH_KIDS, r.udpPort, 'www.games-site.example')).toBe('192.0.2.1'); // still open: #3 covers kids at every school
     await cli(['requests', 'revoke', '3', '--admin', admin]);
     expect(await addressOf(NORTH_KIDS, r.udpPort, 'www.games-site.example')).toBe(SINKHOLE);
