@@ -41,7 +41,7 @@ p{margin:.4rem 0}
 .lines li{margin:0 0 .6rem}
 .call{display:block;text-decoration:none;color:#fff;background:var(--help);border-radius:12px;padding:.7rem .9rem}
 .call:focus,.call:hover{background:#a3213b}
-.num{display:block;font-size:2.1rem;font-weight:800;letter-spacing:.02em;line-height:1.15}
+.num{display:block;font-size:clamp(1.5rem,8.5vw,2.1rem);font-weight:800;letter-spacing:.02em;line-height:1.15}
 .who{display:block;font-size:.95rem}
 .who.second{color:#ffe3e9}
 dl{margin:0}
