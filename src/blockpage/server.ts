@@ -98,14 +98,15 @@ const hostPort = (host: string, port: number): string => (host.includes(':') ? `
 
 /** What an operator should do when an address cannot be bound. */
 export function bindFix(code: string, host: string, port: number, kind: EndpointStatus['kind']): string {
-  const key = kind === 'http' ? 'blockPage.listen' : 'blockPage.https.port (or blockPage.https.mode: off)';
+  const key = kind === 'http' ? 'blockPage.listen' : 'blockPage.https.port';
+  const orOff = kind === 'http' ? '' : ', or set blockPage.https.mode: off';
   switch (code) {
     case 'EACCES':
       return `port ${port} is below 1024 and needs privileges: run school-dns as root, or give it CAP_NET_BIND_SERVICE ` +
         '(systemd: AmbientCapabilities=CAP_NET_BIND_SERVICE; by hand: setcap cap_net_bind_service=+ep on the node binary), ' +
-        `or set ${key} to a port above 1023 and redirect port ${port} to it in the firewall`;
+        `or set ${key} to a port above 1023 and redirect port ${port} to it in the firewall${orOff}; blockPage.enabled: false turns the block page off`;
     case 'EADDRINUSE':
-      return `another program already listens on ${hostPort(host, port)}: stop it (a web server?), or set ${key} to another address or port`;
+      return `another program already listens on ${hostPort(host, port)}: stop it (a web server?), or set ${key} to another address or port${orOff}`;
     case 'EADDRNOTAVAIL':
       return `${host} is not an address of this machine: set blocking.sinkholeIPv4/sinkholeIPv6 (or blockPage.listen) to this server's own address`;
     default:

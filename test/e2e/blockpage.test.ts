@@ -422,6 +422,15 @@ describe('separate servers: TLS, timeouts, a sink that says no, a taken address'
     }
   });
 
+  it('an address this machine does not have is reported too', async () => {
+    // 192.0.2.1 (TEST-NET-1) is on no interface here: the bind fails at once, nothing is sent.
+    const s = await start({ listen: [{ host: '192.0.2.1', port: 0, family: 4 }] });
+    expect(s.health().endpoints).toEqual([
+      { kind: 'http', address: '192.0.2.1:0', port: null, error: { code: 'EADDRNOTAVAIL', message: expect.any(String), fix: expect.stringContaining('is not an address of this machine') } },
+    ]);
+    expect(s.httpPorts).toEqual([]);
+  });
+
   it('through startResolver: DNS serves while the block page cannot bind, and /healthz says why', async () => {
     const holder = net.createServer();
     await new Promise<void>((res) => holder.listen(0, '127.0.0.1', () => res()));

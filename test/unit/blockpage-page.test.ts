@@ -8,6 +8,7 @@ import path from 'node:path';
 import { blockFacts, hostName } from '../../src/blockpage/facts';
 import { EN_FIRST, languageOrder, languageQualities, VI_FIRST } from '../../src/blockpage/language';
 import { esc, renderBlockPage, renderProblem, renderThanks, REVIEW_PATH, STYLE_HASH } from '../../src/blockpage/page';
+import { bindFix } from '../../src/blockpage/server';
 import { formatDays } from '../../src/blockpage/texts';
 import type { FilterState } from '../../src/filter/state';
 import { TrieBuilder } from '../../src/lists/trie';
@@ -262,6 +263,18 @@ describe('the page', () => {
       'problem': renderProblem(VI_FIRST, 'INVALID', '<script>x</script>'),
     };
     expect(nuCheck(variants)).toEqual([]);
+  });
+});
+
+describe('what to do when an address cannot be bound', () => {
+  it('names the privilege, the other program, the missing address, and the keys to change', () => {
+    const acces = bindFix('EACCES', '10.0.0.53', 80, 'http');
+    expect(acces).toContain('run school-dns as root, or give it CAP_NET_BIND_SERVICE');
+    expect(acces).toContain('set blockPage.listen to a port above 1023');
+    expect(acces).toContain('blockPage.enabled: false turns the block page off');
+    expect(bindFix('EACCES', '10.0.0.53', 443, 'reset')).toContain('set blockPage.https.port to a port above 1023 and redirect port 443 to it in the firewall, or set blockPage.https.mode: off');
+    expect(bindFix('EADDRINUSE', '2001:db8::53', 80, 'http')).toBe('another program already listens on [2001:db8::53]:80: stop it (a web server?), or set blockPage.listen to another address or port');
+    expect(bindFix('EADDRNOTAVAIL', '10.0.0.53', 80, 'http')).toContain('10.0.0.53 is not an address of this machine: set blocking.sinkholeIPv4/sinkholeIPv6');
   });
 });
 
