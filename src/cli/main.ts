@@ -7,6 +7,8 @@ import { createLogger } from '../log/logger';
 import { startResolver } from '../main';
 import { adminRequest, DEFAULT_ADMIN } from './admin-client';
 import { addRequestsCommand } from './requests';
+import { addQueryCommand } from './query';
+import { addValidateCommand } from './validate';
 
 const EXIT_FAILED = 1;
 const EXIT_CONFIG = 2;
@@ -158,6 +160,8 @@ export function buildProgram(): Command {
     .option('--json', 'print the explanation as JSON')
     .action(viaAdmin(check));
   addRequestsCommand(program, adminOption, viaAdmin);
+  addValidateCommand(program);
+  addQueryCommand(program);
   return program;
 }
 

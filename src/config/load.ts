@@ -554,7 +554,7 @@ function size(min: number, max: number): Parser<number> {
 // ---------------------------------------------------------------------------
 // Addresses
 
-function tryParseHostPort(text: string, defaultPort: number): HostPort | string {
+export function tryParseHostPort(text: string, defaultPort: number): HostPort | string {
   if (text === '') return 'is empty; an address is needed';
   let host: string;
   let portText: string | undefined;
