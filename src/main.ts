@@ -56,7 +56,7 @@ export interface StartOptions {
 export async function startResolver(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningResolver> {
   log.info('starting school-dns', { config: describeConfig(config) });
   const upstreamLabels = config.resolver.mode === 'forward' ? config.resolver.upstreams.map(fmt) : [];
-  const metrics = new Metrics(upstreamLabels, { processMetrics: opts.processMetrics });
+  const metrics = new Metrics(upstreamLabels, { processMetrics: opts.processMetrics, resolution: config.resolver.mode === 'forward' ? 'forwarded' : 'recursive' });
   const cache = new AnswerCache({ maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes });
   metrics.gauge('school_dns_cache_entries', 'Answers held in the cache.', () => cache.size);
   metrics.gauge('school_dns_cache_bytes', 'Approximate bytes held by the answer cache.', () => cache.bytes);

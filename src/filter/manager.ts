@@ -7,7 +7,9 @@ import type { Logger } from '../log/logger';
 import { buildInBuilder, PolicyResponse, readPolicyInBuilder, SourceResult } from '../lists/build';
 import type { Metrics } from '../metrics/metrics';
 import { FastCounter, FastHistogram, KeyedCounter, Series } from '../metrics/fast';
+import { policyLabels, SchoolSeries } from '../metrics/school-series';
 import { compilePolicy, CompiledPolicy } from '../policy/policy';
+import type { PolicySpec } from '../policy/types';
 import { ApprovalSet } from '../requests/approvals';
 import type { FilterState } from './state';
 
@@ -34,6 +36,8 @@ export class FilterManager {
   private readonly listEntries: KeyedCounter;
   private readonly sourceInvalid: KeyedCounter;
   private lastSuccess = 0;
+  private lastFailure = 0;
+  private readonly schools: SchoolSeries;
 
   constructor(private readonly policyFile: string, private readonly log: Logger, metrics: Metrics) {
     const r = metrics.registry;
@@ -43,7 +47,10 @@ export class FilterManager {
     this.listEntries = new KeyedCounter('school_dns_list_entries', 'Entries loaded per category (names from lists and the policy).', ['category'], r, 'gauge');
     this.sourceInvalid = new KeyedCounter('school_dns_list_invalid_lines', 'Lines skipped as invalid, per category.', ['category'], r, 'gauge');
     metrics.gauge('school_dns_list_names', 'Distinct names in the domain trie.', () => this.current?.trie.nameCount ?? 0);
-    metrics.gauge('school_dns_list_last_success_timestamp_seconds', 'When the lists were last built successfully (Unix time).', () => this.lastSuccess / 1000);
+    metrics.gauge('school_dns_list_last_success_timestamp_seconds',
+      'When a reload last succeeded (Unix time): the lists were rebuilt, or found unchanged.', () => this.lastSuccess / 1000);
+    metrics.gauge('school_dns_list_last_failure_timestamp_seconds', 'When a reload last failed (Unix time; 0: never).', () => this.lastFailure / 1000);
+    this.schools = metrics.schools;
   }
 
   /** The state queries are checked against now (null before the first successful load). */
@@ -90,6 +97,7 @@ export class FilterManager {
     const fail = (error: string, sources: readonly SourceResult[] = []): ReloadOutcome => {
       const durationMs = performance.now() - t0;
       this.reloads.inc(2);
+      this.lastFailure = Date.now();
       this.log.error(initial ? 'could not load the policy and lists' : 'reload failed; the previous lists keep serving', { error, policy: this.policyFile });
       return { ok: false, changed: false, durationMs, names: this.current?.trie.nameCount ?? 0, categories: [], sources, error };
     };
@@ -114,13 +122,14 @@ export class FilterManager {
     if (prev && fingerprint !== null && fingerprint === prev.fingerprint) {
       if (prev.policyText === text) {
         this.reloads.inc(1);
+        this.lastSuccess = Date.now(); // the lists were checked and are current: fresh, for the staleness alert
         this.log.info('policy and lists unchanged; nothing rebuilt');
         return { ok: true, changed: false, durationMs: performance.now() - t0, names: prev.trie.nameCount, categories: categoryList(prev), sources: prev.sources };
       }
       // Only the policy changed (schools, groups, schedules), not what the lists hold:
       // keep the trie, swap in the new policy. No list file is read or parsed.
       const next: FilterState = { ...prev, policy, policyText: text, builtAt: Date.now(), buildMs: performance.now() - t0 };
-      return this.swap(next, initial, t0, null);
+      return this.swap(next, initial, t0, null, read.spec);
     }
     let built;
     try {
@@ -140,16 +149,17 @@ export class FilterManager {
       policy, trie: built.trie, sources: built.sources, entriesPerCategory: built.entriesPerCategory,
       builtAt: Date.now(), buildMs: performance.now() - t0, fingerprint, policyText: text,
     };
-    return this.swap(next, initial, t0, broken);
+    return this.swap(next, initial, t0, broken, read.spec);
   }
 
   /** Makes `next` the state queries use. `broken` is null when the lists were not rebuilt. */
-  private swap(next: FilterState, initial: boolean, t0: number, broken: readonly SourceResult[] | null): ReloadOutcome {
+  private swap(next: FilterState, initial: boolean, t0: number, broken: readonly SourceResult[] | null, spec: PolicySpec): ReloadOutcome {
     this.current = next; // the swap: queries from here on use the new state
     this.lastSuccess = next.builtAt;
     this.reloads.inc(0);
     this.reloadDuration.observe(0, next.buildMs / 1000);
     this.publish(next);
+    this.schools.policyChanged(policyLabels(spec));
     for (const s of broken ?? []) this.log.error('a list source could not be read; its category starts without it', { origin: s.origin, category: s.category, error: s.error });
     for (const s of broken ? next.sources : []) {
       if (s.invalid > 0) this.log.warn('list lines skipped as invalid', { origin: s.origin, invalid: s.invalid, first: s.invalidSamples.slice(0, 3) });

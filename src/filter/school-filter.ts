@@ -4,12 +4,13 @@
 // cache or from upstream.
 import type { Filter } from '../chain/filter-link';
 import type { ClientIdentifier } from '../chain/client-link';
-import { QueryContext, Reply, UNKNOWN_CLIENT } from '../chain/types';
+import { ClientInfo, QueryContext, Reply, UNKNOWN_CLIENT } from '../chain/types';
 import { Ede, HEADER_SIZE, Rcode, Type } from '../dns/constants';
 import { flattenName, readName } from '../dns/name';
 import { emptyReply, ExtendedError, singleRecordReply } from '../dns/reply';
 import type { Metrics } from '../metrics/metrics';
-import { KeyedCounter, Series } from '../metrics/fast';
+import type { Series } from '../metrics/fast';
+import type { SchoolSeries } from '../metrics/school-series';
 import type { FilterManager } from './manager';
 import type { FilterState } from './state';
 import { DECISION_ALLOW, DECISION_NOT_ALLOWLISTED, IdentifiedClient } from '../policy/policy';
@@ -23,8 +24,10 @@ export interface BlockingOptions {
 /** Per state: what to count and say for each (group, decision). Built once per reload. */
 interface Compiled {
   readonly state: FilterState;
-  /** [group][slot] -> blocked counter series; slot = category bit, or categories.length for not-allowlisted. */
-  readonly series: Series[][];
+  /** slot -> the category reported; slot = category bit, or categories.length for not-allowlisted. */
+  readonly names: string[];
+  /** Client (one shared object per school and group) -> [slot] -> blocked counter series, filled as blocks happen. */
+  readonly series: Map<ClientInfo, Series[]>;
   /** [group][slot] -> the Extended DNS Error to attach. */
   readonly ede: ExtendedError[][];
   /** Groups in allow-only mode must be decided even when the trie matched nothing. */
@@ -36,13 +39,13 @@ export class SchoolFilter implements Filter {
   private readonly scratch = new Uint8Array(256);
   private readonly sinkhole4: Buffer | null;
   private readonly sinkhole6: Buffer | null;
-  private readonly blocked: KeyedCounter;
+  private readonly blocked: SchoolSeries;
   private compiled: Compiled | null = null;
 
   constructor(private readonly manager: FilterManager, private readonly opts: BlockingOptions, metrics: Metrics) {
     this.sinkhole4 = opts.sinkholeIPv4 ? ipBytes(opts.sinkholeIPv4) : null;
     this.sinkhole6 = opts.sinkholeIPv6 ? ipBytes(opts.sinkholeIPv6) : null;
-    this.blocked = new KeyedCounter('school_dns_blocked_queries_total', 'Queries answered as blocked, by age group and category.', ['group', 'category'], metrics.registry);
+    this.blocked = metrics.schools;
   }
 
   /** Client identification from the current policy (longest CIDR prefix, listener, default group). */
@@ -100,7 +103,9 @@ export class SchoolFilter implements Filter {
   }
 
   private blockedReply(ctx: QueryContext, c: Compiled, g: number, slot: number): Reply {
-    c.series[g][slot].value++;
+    let row = c.series.get(ctx.client);
+    if (row === undefined) c.series.set(ctx.client, (row = []));
+    (row[slot] ??= this.blocked.blockedSeries(ctx.client, c.names[slot])).value++;
     const ede = c.ede[g][slot];
     const q = ctx.query;
     if (q.qtype === Type.A && this.sinkhole4) return singleRecordReply(ctx.buf, q, Type.A, this.opts.ttl, this.sinkhole4, ede);
@@ -115,16 +120,15 @@ export class SchoolFilter implements Filter {
     if (this.compiled !== null && this.compiled.state === state) return this.compiled;
     const p = state.policy;
     const nCodes = p.categories.length + 1;
-    const series: Series[][] = [];
+    const names: string[] = [];
     const ede: ExtendedError[][] = [];
     const allowOnly: boolean[] = [];
     p.groups.forEach((group, g) => {
-      series.push([]);
       ede.push([]);
       for (let slot = 0; slot < nCodes; slot++) {
         const { category } = p.describeDecision(slot < p.categories.length ? slot : DECISION_NOT_ALLOWLISTED);
         const name = category ?? 'unknown';
-        series[g].push(this.blocked.series(group, name));
+        if (g === 0) names.push(name);
         const deny = name === 'denylist' || name.endsWith(':deny');
         ede[g].push({
           // 17 Filtered: blocked by the filtering the school asked for (RFC 8914 §4.18);
@@ -137,7 +141,7 @@ export class SchoolFilter implements Filter {
       }
       allowOnly.push(p.decide(g, new Int32Array(4), 0) === DECISION_NOT_ALLOWLISTED);
     });
-    this.compiled = { state, series, ede, allowOnly };
+    this.compiled = { state, names, series: new Map(), ede, allowOnly };
     return this.compiled;
   }
 }

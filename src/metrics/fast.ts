@@ -146,6 +146,19 @@ export class KeyedCounter implements Collectable {
     for (const [k, s] of this.all) if (!keep.has(s)) this.all.delete(k);
   }
 
+  /**
+   * Drops the series whose labels `keep` rejects (e.g. schools a reload removed). A caller
+   * still holding a dropped series may add to it; it is no longer exported.
+   */
+  retainWhere(keep: (labels: LabelSet) => boolean): void {
+    for (const [k, s] of this.all) if (!keep(s.labels)) this.all.delete(k);
+  }
+
+  /** How many series are exported. */
+  get size(): number {
+    return this.all.size;
+  }
+
   async get(): Promise<{ name: string; help: string; type: string; values: MetricValue[]; aggregator: 'sum' }> {
     const values = [...this.all.values()].map((s) => ({ value: s.value, labels: s.labels }));
     return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' };

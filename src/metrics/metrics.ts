@@ -1,8 +1,11 @@
 // Every metric school-dns exports, with bounded labels: transports, a fixed list of query
-// types, rcodes, and the configured upstreams. Nothing per client, nothing per name.
+// types, rcodes, how a query was answered, the configured upstreams, and the policy's
+// schools, groups and categories (school-series.ts). Nothing per client, nothing per name.
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { RCODE_NAMES, TYPE_NAMES, Type } from '../dns/constants';
 import { FastCounter, FastHistogram, KeyedCounter, Series } from './fast';
+import { SchoolSeries } from './school-series';
+import type { ReplySource } from '../chain/types';
 import { ENGINE_NAMES } from '../safesearch/engines';
 
 export const enum Transport { Udp = 0, Tcp = 1 }
@@ -35,8 +38,38 @@ export type ReviewResult = (typeof REVIEW_RESULTS)[number];
 
 export const REQUEST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
+/** How the resolver gets answers it does not hold: the `source` label of resolved queries. */
+export type Resolution = 'forwarded' | 'recursive';
+/**
+ * `source` label of the request duration, by index: from the cache, resolved (forwarded or
+ * recursive), blocked, answered by school-dns itself (special names, SafeSearch), SERVFAIL
+ * because resolution failed or an error occurred.
+ */
+const SOURCE_CACHED = 0;
+const SOURCE_RESOLVED = 1;
+const SOURCE_BLOCKED = 2;
+const SOURCE_LOCAL = 3;
+const SOURCE_ERROR = 4;
+const NSOURCES = 5;
+export const sourceLabels = (resolution: Resolution): string[] => ['cached', resolution, 'blocked', 'local', 'error'];
+
+function sourceIndex(source: ReplySource): number {
+  switch (source) {
+    case 'cache': return SOURCE_CACHED;
+    case 'upstream': return SOURCE_RESOLVED;
+    case 'blocked': return SOURCE_BLOCKED;
+    case 'error': return SOURCE_ERROR;
+    default: return SOURCE_LOCAL; // 'local', and 'none': a link answered without saying how, so not resolved
+  }
+}
+
+/** Recursor event kinds that are an authoritative server failing us: exported at 0 from the start in recursive mode. */
+const RECURSOR_SERVER_ERRORS = ['timeout', 'network', 'malformed', 'mismatch', 'truncated', 'formerr', 'servfail', 'lame'] as const;
+
 export class Metrics {
   readonly registry = new Registry();
+  /** Queries and blocks by school, age group and category. */
+  readonly schools: SchoolSeries;
   private readonly queries: FastCounter;
   private readonly responses: FastCounter;
   private readonly rejected: FastCounter;
@@ -55,7 +88,7 @@ export class Metrics {
   private inflightCount = 0;
   private readonly upstreamIndex = new Map<string, number>();
 
-  constructor(upstreams: readonly string[], opts: { processMetrics?: boolean } = {}) {
+  constructor(upstreams: readonly string[], opts: { processMetrics?: boolean; resolution?: Resolution } = {}) {
     const r = this.registry;
     const qLabels = [];
     for (const transport of TRANSPORT_NAMES) for (const qtype of QTYPE_LABELS) qLabels.push({ transport, qtype });
@@ -64,8 +97,11 @@ export class Metrics {
     this.rejected = new FastCounter('school_dns_rejected_queries_total', 'Packets not resolved because they were malformed or not a query we serve, by reason.',
       REJECT_REASONS.map((reason) => ({ reason })), r);
     this.cache = new FastCounter('school_dns_cache_requests_total', 'Answer cache look-ups, by result.', [{ result: 'hit' }, { result: 'miss' }], r);
-    this.requestDuration = new FastHistogram('school_dns_request_duration_seconds', 'Time from receiving a query to having its answer, by transport.',
-      REQUEST_BUCKETS, TRANSPORT_NAMES.map((transport) => ({ transport })), r);
+    const durationLabels = [];
+    for (const transport of TRANSPORT_NAMES) for (const source of sourceLabels(opts.resolution ?? 'recursive')) durationLabels.push({ transport, source });
+    this.requestDuration = new FastHistogram('school_dns_request_duration_seconds',
+      'Time from receiving a query to having its answer, by transport and source (cached, forwarded or recursive, blocked, local, error).',
+      REQUEST_BUCKETS, durationLabels, r);
     upstreams.forEach((u, i) => this.upstreamIndex.set(u, i));
     this.upstreamDuration = new FastHistogram('school_dns_upstream_duration_seconds', 'Round-trip time of successful upstream exchanges, by upstream.',
       REQUEST_BUCKETS, upstreams.map((upstream) => ({ upstream })), r);
@@ -76,6 +112,8 @@ export class Metrics {
     this.recursorEvents = new KeyedCounter('school_dns_recursor_events_total',
       'Recursive resolution: authoritative queries sent (kind="query", by transport), timeouts, lame servers, limits hit (kind="limit", by limit), ...',
       ['kind', 'detail'], r);
+    if (opts.resolution === 'recursive') for (const kind of RECURSOR_SERVER_ERRORS) this.recursorEvent(kind, '', 0);
+    this.schools = new SchoolSeries(r);
     this.tcpConnections = new FastCounter('school_dns_tcp_connections_refused_total', 'TCP connections refused because the connection cap was reached.', [{}], r);
     this.safeSearchRewrites = new FastCounter('school_dns_safesearch_rewrites_total', 'Queries answered with a search engine\'s SafeSearch name (a CNAME), by engine.',
       ENGINE_NAMES.map((engine) => ({ engine })), r);
@@ -97,9 +135,9 @@ export class Metrics {
     this.inflightCount++;
   }
 
-  queryFinished(transport: Transport, seconds: number): void {
+  queryFinished(transport: Transport, seconds: number, source: ReplySource): void {
     this.inflightCount--;
-    this.requestDuration.observe(transport, seconds);
+    this.requestDuration.observe(transport * NSOURCES + sourceIndex(source), seconds);
   }
 
   response(rcode: number): void {
@@ -127,12 +165,12 @@ export class Metrics {
   }
 
   /** Kinds and details come from a fixed set in the recursor (never a server address or a name). */
-  recursorEvent(kind: string, detail: string): void {
+  recursorEvent(kind: string, detail: string, by = 1): void {
     let byDetail = this.recursorSeries.get(kind);
     if (byDetail === undefined) this.recursorSeries.set(kind, (byDetail = new Map()));
     let s = byDetail.get(detail);
     if (s === undefined) byDetail.set(detail, (s = this.recursorEvents.series(kind, detail)));
-    s.value++;
+    s.value += by;
   }
 
   coalescedQuery(): void {

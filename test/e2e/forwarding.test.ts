@@ -428,10 +428,13 @@ describe('metrics and health', () => {
     expect(promValue(text, 'school_dns_upstream_queries_total', { upstream: up2.label, outcome: 'ok' })).toBe(2);
     expect(promValue(text, 'school_dns_upstream_duration_seconds_count', { upstream: up2.label })).toBe(2);
     expect(promValue(text, 'school_dns_upstream_duration_seconds_count', { upstream: up1.label })).toBe(0);
-    expect(promValue(text, 'school_dns_request_duration_seconds_bucket', { transport: 'udp', le: '+Inf' })).toBe(3);
-    expect(promValue(text, 'school_dns_request_duration_seconds_count', { transport: 'tcp' })).toBe(1);
-    // The miss that waited for up1's timeout took over 0.1 s; the hits did not.
-    expect(promValue(text, 'school_dns_request_duration_seconds_bucket', { transport: 'udp', le: '0.1' })).toBeLessThanOrEqual(2);
+    // Durations by transport and by how the query was answered: two UDP misses forwarded, one UDP and one TCP hit.
+    expect(promValue(text, 'school_dns_request_duration_seconds_bucket', { transport: 'udp', source: 'forwarded', le: '+Inf' })).toBe(2);
+    expect(promValue(text, 'school_dns_request_duration_seconds_count', { transport: 'udp', source: 'cached' })).toBe(1);
+    expect(promValue(text, 'school_dns_request_duration_seconds_count', { transport: 'tcp', source: 'cached' })).toBe(1);
+    expect(promValue(text, 'school_dns_request_duration_seconds_count', { transport: 'tcp', source: 'forwarded' })).toBe(0);
+    // The miss that waited for up1's timeout took over 0.1 s.
+    expect(promValue(text, 'school_dns_request_duration_seconds_bucket', { transport: 'udp', source: 'forwarded', le: '0.1' })).toBeLessThanOrEqual(1);
     expect(promValue(text, 'school_dns_inflight_queries')).toBe(0);
     expect(up1.count() + up2.count()).toBe(3);
   });
