@@ -22,6 +22,9 @@ import { IANA_ROOT_HINTS } from './recursor/root-hints';
 import { fmt } from './upstream/transport';
 import { RequestStore } from './requests/store';
 import { requestRoutes } from './requests/admin-routes';
+import type { QueryLog } from './querylog/querylog';
+import { openQueryLog } from './querylog/setup';
+import { reportRoutes } from './querylog/admin-route';
 
 export interface RunningResolver {
   readonly metrics: Metrics;
@@ -39,6 +42,8 @@ export interface RunningResolver {
   readonly filter: FilterManager | null;
   /** Review requests ("this should not be blocked", from the block page); null when filtering is off. */
   readonly requests: RequestStore | null;
+  /** The query log (blocked queries, or all, in SQLite); null when off. */
+  readonly queryLog: QueryLog | null;
   /** Reloads the policy and lists (the old ones keep serving if it fails). */
   reload(): Promise<ReloadOutcome | null>;
   close(): Promise<void>;
@@ -108,7 +113,12 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
     safeSearch: manager ? policySafeSearch(() => manager?.state?.policy) : undefined,
   });
   log.info('handler chain', { links: links.join(' -> ') });
-  const dispatcher = new Dispatcher(chain, metrics, log, config.log.queries);
+  const queryLog = await openQueryLog(config, log, metrics, () => manager?.state?.policy).catch(async (e) => {
+    stopBuilder();
+    await requests?.close();
+    throw (e as { code?: string }).code === 'QUERYLOG_UNUSABLE' ? new StartupError((e as Error).message, { cause: e }) : e;
+  });
+  const dispatcher = new Dispatcher(chain, metrics, log, config.log.queries, queryLog.log);
 
   const udp: UdpListener[] = [];
   const tcp: TcpListener[] = [];
@@ -118,6 +128,7 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
     recursor?.close();
     stopBuilder();
     await Promise.all([...udp.map((l) => l.close()), ...tcp.map((l) => l.close()), admin?.close(), blockPage?.close(), requests?.close()]);
+    await queryLog.log?.close(); // after the listeners: what they answered last is written too
   };
   try {
     for (const addr of config.server.listen) {
@@ -148,6 +159,15 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
     }
     if (config.admin.listen) {
       const routes = new Map<string, Route>();
+      routes.set('POST /cache/flush', async () => {
+        // Everything learnt from upstream: answers, and in recursive mode records, delegations and server data.
+        const answers = cache.size;
+        const records = recursor?.cache.size ?? 0;
+        cache.clear();
+        recursor?.flush();
+        log.info('caches flushed', { answers, records });
+        return { status: 200, body: { ok: true, answers, records } };
+      });
       routes.set('POST /reload', async () => {
         if (!manager) return { status: 409, body: { ok: false, error: 'filtering is off (policy.file is null): nothing to reload' } };
         const r = await manager.reload();
@@ -167,10 +187,12 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
         }
       });
       for (const [key, route] of requestRoutes(requests)) routes.set(key, route);
+      for (const [key, route] of reportRoutes(queryLog.log, queryLog.offReason, config.queryLog)) routes.set(key, route);
       admin = new AdminServer(config.admin.listen, metrics, () => ({
         ok: true, uptimeSeconds: Math.round(process.uptime()), cacheEntries: cache.size, inflight: metrics.inflight,
         lists: manager?.state ? { names: manager.state.trie.nameCount, builtAt: new Date(manager.state.builtAt).toISOString() } : null,
         blockPage: blockPage?.health() ?? null,
+        queryLog: queryLog.log?.health() ?? null,
       }), log, routes);
       await admin.start();
     }
@@ -188,6 +210,7 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
     blockPagePorts: { http: blockPage?.httpPorts ?? [], https: blockPage?.httpsPorts ?? [] },
     filter: manager,
     requests,
+    queryLog: queryLog.log,
     reload: () => (manager ? manager.reload() : Promise.resolve(null)),
     close: closeAll,
   };

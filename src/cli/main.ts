@@ -7,6 +7,7 @@ import { createLogger } from '../log/logger';
 import { startResolver } from '../main';
 import { adminRequest, DEFAULT_ADMIN } from './admin-client';
 import { addRequestsCommand } from './requests';
+import { addReportCommand } from './report';
 import { addQueryCommand } from './query';
 import { addValidateCommand } from './validate';
 
@@ -121,6 +122,17 @@ async function check(name: string, opts: { client: string; admin: string; json?:
   process.stdout.write(lines.join('\n') + '\n');
 }
 
+async function flush(opts: { admin: string }): Promise<void> {
+  const { status, body } = await adminRequest(opts.admin, 'POST', 'cache/flush');
+  const b = body as { ok?: boolean; answers?: number; records?: number };
+  if (status === 200 && b.ok) {
+    process.stdout.write(`flushed: ${b.answers} cached answers${b.records ? ` and ${b.records} cached records and delegations` : ''}; names are resolved afresh from now on\n`);
+  } else {
+    process.stdout.write(`flush failed (HTTP ${status}): ${typeof body === 'string' ? body : JSON.stringify(body)}\n`);
+    process.exitCode = EXIT_FAILED;
+  }
+}
+
 /** Runs an admin-API command; an unreachable server is exit code 4 with advice. */
 function viaAdmin<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
@@ -159,7 +171,13 @@ export function buildProgram(): Command {
     .addOption(adminOption())
     .option('--json', 'print the explanation as JSON')
     .action(viaAdmin(check));
+  program
+    .command('flush')
+    .description('empty the caches of a running school-dns (answers, records, delegations, server round-trip times), e.g. after a site fixed its DNS')
+    .addOption(adminOption())
+    .action(viaAdmin(flush));
   addRequestsCommand(program, adminOption, viaAdmin);
+  addReportCommand(program, adminOption, viaAdmin);
   addValidateCommand(program);
   addQueryCommand(program);
   return program;

@@ -299,6 +299,16 @@ export class Recursor {
     this.prefetching.set(req.key, p);
   }
 
+  /**
+   * Forgets everything learnt: records, delegations, negative answers and what is known
+   * about each server. Resolutions in flight finish with what they have.
+   */
+  flush(): void {
+    this.cache.clear();
+    this.servers.clear();
+    this.failedUntil.clear();
+  }
+
   close(): void {
     this.closed = true;
     this.cache.clear();

@@ -32,6 +32,12 @@ export class ServerTable {
     this.lame = new LRUCache({ max: maxServers });
   }
 
+  /** Forgets every server's round-trip time, EDNS support and lameness. */
+  clear(): void {
+    this.info.clear();
+    this.lame.clear();
+  }
+
   get(address: string): ServerInfo {
     let s = this.info.get(address);
     if (!s) this.info.set(address, (s = { srtt: 0, timeouts: 0, backoffUntil: 0, noEdns: false }));

@@ -1,7 +1,9 @@
 // The whole resolver in recursive mode: school-dns iterates from a fake root on loopback
 // (scripted authoritative servers on 127.0.0.x), with age-group filtering on the answers,
 // including CNAME chains that pass through a blocked zone.
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Hierarchy, hierarchySpecs, ROOT_ADDRESS, startServers } from '../helpers/authority';
@@ -87,5 +89,22 @@ defaultGroup: kids
     const text = await scrape(r.adminPort!);
     expect(promValue(text, 'school_dns_recursor_events_total', { kind: 'limit' })).toBeGreaterThanOrEqual(1);
     expect(promValue(text, 'school_dns_recursor_events_total', { kind: 'query', detail: 'udp' })).toBeGreaterThanOrEqual(3);
+  });
+
+  it('`school-dns flush` empties the caches: the next query goes back to the root', async () => {
+    const asked = (): number => [...h.servers.values()].reduce((n, s) => n + s.log.length, 0);
+    const root = h.servers.get(ROOT_ADDRESS)!;
+    await askFrom(TEACHERS, r.udpPort, query('www.example.com', 'A'));
+    const before = asked();
+    await askFrom(TEACHERS, r.udpPort, query('www.example.com', 'A'));
+    expect(asked()).toBe(before); // cached
+    const cli = path.resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'flush', '--admin', `http://127.0.0.1:${r.adminPort}`]);
+    expect(stdout).toMatch(/^flushed: \d+ cached answers and \d+ cached records and delegations/);
+    expect(r.cache.size).toBe(0);
+    const rootBefore = root.log.length;
+    const reply = await askFrom(TEACHERS, r.udpPort, query('www.example.com', 'A'));
+    expect(data(reply)).toEqual(['192.0.2.1']);
+    expect(root.log.length).toBeGreaterThan(rootBefore); // iterated from the root again
   });
 });
