@@ -430,6 +430,24 @@ one_run() {
   echo "{\"ok\":$spot_ok,\"total\":$spot_n}" >"$dir/spot.json"
   nsd_snapshot "$dir/nsd-3.txt"
 
+  # Cold again, in a process that has run: every cache emptied (school-dns: POST
+  # /cache/flush; Unbound: unbound-control flush_zone . and flush_infra all), then the same
+  # questions once more. The first cold run measures a fresh process, which for school-dns
+  # includes the JIT compiler warming up; this one measures an empty cache alone.
+  if flush_caches "$name"; then
+    wait_idle
+    nsd_snapshot "$dir/nsd-r0.txt"
+    t0=$(proc_ticks "$pid")
+    dnsperf_run "$QFILE" "$port" "$dir/raw-recold.txt" 1 "$q" "${qps_flags[@]}"
+    t1=$(proc_ticks "$pid")
+    sleep 1
+    nsd_snapshot "$dir/nsd-r1.txt"
+    summarise "$dir/raw-recold.txt" "{\"wallMs\":$(cat "$dir/raw-recold.txt.wall"),\"serverCpuS\":$(awk -v t=$(( t1 - t0 )) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }'),\"busyPct\":$BUSY}" "$dir/recold.json"
+    rm -f "$dir/raw-recold.txt"
+  else
+    log "$name: could not flush its caches; no cold run in a warm process"
+  fi
+
   stop_server_pid "$pid"
   node -e '
     const fs = require("fs");
@@ -455,6 +473,18 @@ one_run() {
 }
 
 stop_server_pid() { stop_pid "$1"; forget_pid "$1"; }
+
+# flush_caches RESOLVER: empties every cache of the running resolver.
+flush_caches() {
+  case $1 in
+    unbound)
+      unbound-control -c "$TMP/unbound/unbound.conf" flush_zone . >/dev/null 2>&1 &&
+        unbound-control -c "$TMP/unbound/unbound.conf" flush_infra all >/dev/null 2>&1 ;;
+    school-dns)
+      node -e 'fetch(process.argv[1], { method: "POST" }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' \
+        "http://$HOST:$SCHOOL_ADMIN_PORT/cache/flush" ;;
+  esac
+}
 
 # category_run RESOLVER CATEGORY OUTSTANDING: a fresh resolver, one cold pass over the
 # questions of one category only, and the authoritative queries it caused: which kinds
