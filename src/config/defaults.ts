@@ -71,6 +71,19 @@ export interface ConfigInput {
      */
     readonly directory: string | null;
   };
+  /** The query log (src/querylog/): blocked queries, or all, in SQLite, with privacy and retention. */
+  readonly queryLog: {
+    readonly enabled: boolean;
+    /** Every query, not only blocked ones. */
+    readonly allQueries: boolean;
+    /** The SQLite file, relative to the configuration file; null: querylog.sqlite in state.directory. */
+    readonly path: string | null;
+    readonly retentionDays: number;
+    /** What is kept of a client's address: truncate (IPv4 /24, IPv6 /48), hash, omit, or full. */
+    readonly clientAddress: 'truncate' | 'hash' | 'omit' | 'full';
+    /** Records waiting to be written at most; more are dropped and counted. */
+    readonly queueSize: number;
+  };
   readonly log: {
     readonly level: LogLevel;
     readonly format: 'auto' | 'json' | 'text';
@@ -129,6 +142,14 @@ export const DEFAULTS: ConfigInput = deepFreeze({
   },
   state: {
     directory: null,
+  },
+  queryLog: {
+    enabled: true,
+    allQueries: false,
+    path: null,
+    retentionDays: 30,
+    clientAddress: 'truncate',
+    queueSize: 10000,
   },
   log: {
     level: 'info',

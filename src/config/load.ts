@@ -84,6 +84,7 @@ export function describeConfig(c: Config): Record<string, unknown> {
     blocking: { ...c.blocking },
     blockPage: { ...c.blockPage, listen: c.blockPage.listen.map(formatHostPort), https: { ...c.blockPage.https } },
     state: { ...c.state },
+    queryLog: { ...c.queryLog },
     log: { ...c.log },
   };
 }
@@ -127,6 +128,7 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
   const policy = top.section('policy');
   const blocking = top.section('blocking');
   const state = top.section('state');
+  const queryLog = top.section('queryLog');
   const blockPage = top.section('blockPage');
   const blockPageHttps = blockPage.section('https');
 
@@ -196,6 +198,15 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
     state: {
       directory: stateDirectory === null ? defaultStateDirectory() : stateDirectory,
     },
+    queryLog: {
+      enabled: queryLog.get('enabled', boolean),
+      allQueries: queryLog.get('allQueries', boolean),
+      // null: in the state directory, beside what else school-dns writes.
+      path: queryLog.get('path', nullable(filePath(configDir))) ?? joinPath(stateDirectory ?? defaultStateDirectory(), 'querylog.sqlite'),
+      retentionDays: queryLog.get('retentionDays', integer(1, 3650)),
+      clientAddress: queryLog.get('clientAddress', oneOf(CLIENT_ADDRESS_MODES)),
+      queueSize: queryLog.get('queueSize', integer(1, 10_000_000)),
+    },
     log: {
       level: log.get('level', oneOf(LOG_LEVELS)),
       format: log.get('format', oneOf(LOG_FORMATS)),
@@ -235,6 +246,8 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
 }
 
 const HTTPS_MODES = ['reset', 'tls', 'off'] as const;
+/** queryLog.clientAddress: the modes of src/querylog/privacy.ts. */
+const CLIENT_ADDRESS_MODES = ['truncate', 'hash', 'omit', 'full'] as const;
 
 /** The sinkhole addresses on port 80, where browsers go for a blocked name (0.0.0.0 and :: are no address to serve on). */
 function sinkholeAddresses(v4: string | null | undefined, v6: string | null | undefined): HostPort[] {

@@ -90,6 +90,20 @@ export interface Config {
     /** Absolute path of the state directory (review requests); created with mode 0700 at start. */
     readonly directory: string;
   };
+  /** The query log (src/querylog/). */
+  readonly queryLog: {
+    readonly enabled: boolean;
+    /** Every query, not only blocked ones. */
+    readonly allQueries: boolean;
+    /** Absolute path of the SQLite file (default: querylog.sqlite in state.directory). */
+    readonly path: string;
+    /** Rows older than this many days are deleted (at start, then hourly). */
+    readonly retentionDays: number;
+    /** What is kept of a client's address (src/querylog/privacy.ts). */
+    readonly clientAddress: 'truncate' | 'hash' | 'omit' | 'full';
+    /** Records waiting to be written at most; more are dropped and counted. */
+    readonly queueSize: number;
+  };
   readonly log: {
     readonly level: LogLevel;
     readonly format: 'auto' | 'json' | 'text';

@@ -7,6 +7,7 @@ import { emptyReply, truncatedReply } from '../dns/reply';
 import type { Logger } from '../log/logger';
 import { Metrics, Transport } from '../metrics/metrics';
 import { Next, QueryContext } from '../chain/types';
+import type { QuerySink } from '../querylog/querylog';
 
 export type Send = (reply: Buffer) => void;
 
@@ -16,6 +17,8 @@ export class Dispatcher {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly logQueries = false,
+    /** The query log (src/querylog/): records blocked (or all) queries after the reply is sent. */
+    private readonly queryLog: QuerySink | null = null,
   ) {}
 
   /**
@@ -60,6 +63,7 @@ export class Dispatcher {
       });
     }
     send(reply);
+    if (this.queryLog !== null) this.queryLog.record(ctx, reply);
   }
 
   private fail(ctx: QueryContext, err: unknown): Buffer {

@@ -194,7 +194,7 @@ describe('parseConfig: the result', () => {
 
   it('has exactly the keys of Config', () => {
     const c = parseConfig('', FILE);
-    expect(Object.keys(c).sort()).toEqual(['admin', 'blockPage', 'blocking', 'cache', 'log', 'policy', 'resolver', 'server', 'source', 'state']);
+    expect(Object.keys(c).sort()).toEqual(['admin', 'blockPage', 'blocking', 'cache', 'log', 'policy', 'queryLog', 'resolver', 'server', 'source', 'state']);
     expect(Object.keys(c.blocking).sort()).toEqual(['sinkholeIPv4', 'sinkholeIPv6', 'ttl']);
     expect(Object.keys(c.server).sort()).toEqual(['listen', 'tcp']);
     expect(Object.keys(c.resolver).sort()).toEqual(['attempts', 'authPort', 'caseRandomisation', 'mode', 'qnameMinimisation', 'rootHints', 'timeoutMs', 'totalTimeoutMs', 'upstreams']);
@@ -485,6 +485,7 @@ describe('describeConfig', () => {
       blocking: { sinkholeIPv4: '127.0.0.1', sinkholeIPv6: null, ttl: 60 },
       blockPage: { enabled: true, listen: ['127.0.0.1:80'], https: { mode: 'reset', port: 443, cert: null, key: null }, reviewForm: true },
       state: { directory: defaultStateDirectory() },
+      queryLog: { enabled: true, allQueries: false, path: join(defaultStateDirectory(), 'querylog.sqlite'), retentionDays: 30, clientAddress: 'truncate', queueSize: 10000 },
       log: { level: 'info', format: 'auto', queries: false },
     });
   });
