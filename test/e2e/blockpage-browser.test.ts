@@ -28,7 +28,7 @@ schools:
 defaultGroup: primary
 `;
 
-jest.setTimeout(90_000);
+jest.setTimeout(120_000);
 
 /** What the browser-side functions use (the project's TypeScript has no DOM types). */
 interface BrowserGlobals {
@@ -57,7 +57,7 @@ beforeAll(async () => {
     executablePath: CHROMIUM,
     headless: true,
     chromiumSandbox: false,
-    timeout: 30_000,
+    timeout: 60_000,
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync',
@@ -65,7 +65,7 @@ beforeAll(async () => {
     ],
   });
   pid = server.process().pid;
-  browser = await chromium.connect(server.wsEndpoint(), { timeout: 30_000 });
+  browser = await chromium.connect(server.wsEndpoint(), { timeout: 60_000 });
   mkdirSync(ARTIFACTS, { recursive: true });
 });
 
