@@ -202,7 +202,7 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
       enabled: queryLog.get('enabled', boolean),
       allQueries: queryLog.get('allQueries', boolean),
       // null: in the state directory, beside what else school-dns writes.
-      path: queryLog.get('path', nullable(filePath(configDir))) ?? joinPath(stateDirectory ?? defaultStateDirectory(), 'querylog.sqlite'),
+      path: queryLog.get('path', nullable(filePath(configDir))),
       retentionDays: queryLog.get('retentionDays', integer(1, 3650)),
       clientAddress: queryLog.get('clientAddress', oneOf(CLIENT_ADDRESS_MODES)),
       queueSize: queryLog.get('queueSize', integer(1, 10_000_000)),

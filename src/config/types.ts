@@ -95,8 +95,8 @@ export interface Config {
     readonly enabled: boolean;
     /** Every query, not only blocked ones. */
     readonly allQueries: boolean;
-    /** Absolute path of the SQLite file (default: querylog.sqlite in state.directory). */
-    readonly path: string;
+    /** Absolute path of the SQLite file; null: querylog.sqlite in state.directory (see src/querylog/setup.ts). */
+    readonly path: string | null;
     /** Rows older than this many days are deleted (at start, then hourly). */
     readonly retentionDays: number;
     /** What is kept of a client's address (src/querylog/privacy.ts). */

@@ -13,7 +13,12 @@ export interface QueryLogSetup {
   readonly offReason: string;
 }
 
-/** The hash key's file: in the state directory, whatever queryLog.path says. */
+/** The SQLite file: queryLog.path, else querylog.sqlite in the state directory. */
+export function databasePath(config: Config): string {
+  return config.queryLog.path ?? path.join(config.state.directory, 'querylog.sqlite');
+}
+
+/** The hash key's file: in the state directory, wherever the database is. */
 export function keyPath(config: Config): string {
   return path.join(config.state.directory, 'querylog.key');
 }
@@ -39,7 +44,7 @@ export async function openQueryLog(config: Config, log: Logger, metrics: Metrics
     }
   };
   const q = await QueryLog.start({
-    path: c.path, keyPath: keyPath(config), allQueries: c.allQueries, retentionDays: c.retentionDays,
+    path: databasePath(config), keyPath: keyPath(config), allQueries: c.allQueries, retentionDays: c.retentionDays,
     clientMode: c.clientAddress, queueSize: c.queueSize, log, metrics, category,
   });
   if (c.clientAddress === 'full') log.warn('the query log keeps full client addresses (queryLog.clientAddress: full): these are children\'s devices');

@@ -485,7 +485,7 @@ describe('describeConfig', () => {
       blocking: { sinkholeIPv4: '127.0.0.1', sinkholeIPv6: null, ttl: 60 },
       blockPage: { enabled: true, listen: ['127.0.0.1:80'], https: { mode: 'reset', port: 443, cert: null, key: null }, reviewForm: true },
       state: { directory: defaultStateDirectory() },
-      queryLog: { enabled: true, allQueries: false, path: join(defaultStateDirectory(), 'querylog.sqlite'), retentionDays: 30, clientAddress: 'truncate', queueSize: 10000 },
+      queryLog: { enabled: true, allQueries: false, path: null, retentionDays: 30, clientAddress: 'truncate', queueSize: 10000 },
       log: { level: 'info', format: 'auto', queries: false },
     });
   });
