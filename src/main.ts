@@ -151,7 +151,9 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
       }
     }
     if (config.blockPage.enabled && config.blockPage.listen.length > 0) {
-      blockPage = new BlockPageServer(config.blockPage, { state: () => manager?.state ?? null, sink: requests, counters: metrics, log });
+      blockPage = new BlockPageServer(config.blockPage, {
+        state: () => manager?.state ?? null, approvals: () => manager?.approvals ?? null, sink: requests, counters: metrics, log,
+      });
       // Never throws for an address it cannot bind: DNS serves on; the error and its fix are logged and in /healthz.
       await blockPage.start();
     } else if (config.blockPage.enabled) {

@@ -10,6 +10,7 @@ import { ZonedClock, type TimeWindow, daysMask } from '../policy/schedule';
 import type { PolicySpec } from '../policy/types';
 import { DEFAULT_TIMEZONE } from '../policy/load';
 import type { FilterState } from '../filter/state';
+import type { ApprovalSet } from '../requests/approvals';
 
 /** Why a name is blocked for a group now. */
 export type BlockReason =
@@ -26,8 +27,8 @@ export interface BlockFacts {
   /** null when filtering is off: then nothing is known about the device. */
   readonly client: { readonly school: string; readonly group: string; readonly groupDescription: string | null } | null;
   /**
-   * block: blocked for this device now; open: not blocked for it now (pass or allow);
-   * unknown: no name, or filtering is off.
+   * block: blocked for this device now; open: not blocked for it now (passed, allowed, or
+   * opened by an approved review request); unknown: no name, or filtering is off.
    */
   readonly decision: 'block' | 'open' | 'unknown';
   /** The blocking category ("not-allowlisted" and "denylist" included), when blocked. */
@@ -73,9 +74,11 @@ function specOf(state: FilterState): PolicySpec | null {
 /**
  * The facts for one request: `host` is the Host header, `client` the device's address,
  * `local` the address it reached the block page on (for policies that name groups by
- * listening address). `state` is the live filter state, null when filtering is off.
+ * listening address). `state` is the live filter state, null when filtering is off;
+ * `approvals` the names staff opened through review requests, as the filter consults them.
  */
-export function blockFacts(state: FilterState | null, host: string | undefined, client: string, local: string | undefined, now: number): BlockFacts {
+export function blockFacts(state: FilterState | null, host: string | undefined, client: string, local: string | undefined, now: number,
+  approvals: ApprovalSet | null = null): BlockFacts {
   const name = hostName(host);
   const displayName = name === null ? null : name.includes('xn--') ? domainToUnicode(name) || name : name;
   if (state === null) {
@@ -93,7 +96,9 @@ export function blockFacts(state: FilterState | null, host: string | undefined, 
   const masks = new Int32Array(4);
   state.trie.lookupName(name, masks);
   const code = p.decide(who.groupIndex, masks, now);
-  if (code === DECISION_PASS || code === DECISION_ALLOW) {
+  // A device may still hold the sinkhole answer (blocking.ttl) after staff approved the name.
+  const approved = code !== DECISION_PASS && code !== DECISION_ALLOW && approvals !== null && approvals.match(name, who.school, who.group) !== null;
+  if (code === DECISION_PASS || code === DECISION_ALLOW || approved) {
     return { ...base, decision: 'open', category: null, categoryDescription: null, reason: null };
   }
   if (code === DECISION_NOT_ALLOWLISTED) {

@@ -15,6 +15,7 @@ import type { FilterState } from '../filter/state';
 import { normalizeName } from '../lists/normalize';
 import type { Logger } from '../log/logger';
 import type { ReviewResult } from '../metrics/metrics';
+import type { ApprovalSet } from '../requests/approvals';
 import type { ReviewSink, SubmitResult } from '../requests/types';
 import { blockFacts } from './facts';
 import { EN_FIRST, languageOrder, VI_FIRST, type LangOrder } from './language';
@@ -71,6 +72,8 @@ export interface BlockPageCounters {
 export interface BlockPageDeps {
   /** The live filter state; null when filtering is off. */
   readonly state: () => FilterState | null;
+  /** Names opened by approved review requests (FilterManager.approvals); absent or null: none. */
+  readonly approvals?: () => ApprovalSet | null;
   /** Where review requests go; null hides the form. */
   readonly sink: ReviewSink | null;
   readonly counters: BlockPageCounters | null;
@@ -300,10 +303,14 @@ export class BlockPageServer {
       return sendPlain(res, 404, 'Blocked\n');
     }
     const order = chosen ?? languageOrder(header(req, 'accept-language'));
-    const facts = blockFacts(this.deps.state(), header(req, 'host'), req.socket.remoteAddress ?? '', req.socket.localAddress, this.now());
+    const facts = blockFacts(this.deps.state(), header(req, 'host'), req.socket.remoteAddress ?? '', req.socket.localAddress, this.now(), this.approvals());
     const html = renderBlockPage(facts, order, { reviewForm: this.formShown(), chosenLang: chosen === null ? null : chosen[0] });
     this.deps.counters?.blockPageServed(scheme);
     sendPage(res, 200, html);
+  }
+
+  private approvals(): ApprovalSet | null {
+    return this.deps.approvals?.() ?? null;
   }
 
   private formShown(): boolean {
@@ -349,7 +356,7 @@ export class BlockPageServer {
     const message = (form.get('message') ?? '').replace(/\r\n?/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').trim();
     if ([...message].length > MAX_MESSAGE_CHARS) return refuse(400, 'TOO_LONG');
     const client = req.socket.remoteAddress ?? '';
-    const facts = blockFacts(this.deps.state(), name, client, req.socket.localAddress, this.now());
+    const facts = blockFacts(this.deps.state(), name, client, req.socket.localAddress, this.now(), this.approvals());
     if (facts.decision !== 'block' || facts.client === null) return refuse(409, 'NOT_BLOCKED');
     let r: SubmitResult;
     try {

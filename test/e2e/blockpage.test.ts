@@ -311,6 +311,24 @@ describe('review requests from the page, through the real request store', () => 
   });
 });
 
+describe('after staff approve a request', () => {
+  it('the page says the name is open for this device now (it may still hold the old answer), offers no form, and takes no new request', async () => {
+    const pending = r.requests!.list().find((q) => q.name === 'games.example')!;
+    expect(pending).toBeDefined();
+    await r.requests!.approve(pending.id);
+    try {
+      const page = await request(port, { host: 'games.example', from: '127.0.0.6' });
+      expect(page.body).toContain('Trang này không bị chặn cho nhóm của em lúc này.');
+      expect(page.body).not.toContain('<form');
+      const post = await request(port, { method: 'POST', path: REVIEW_PATH, headers: FORM, body: form({ name: 'games.example' }), from: '127.0.0.6' });
+      expect(post.status).toBe(409);
+    } finally {
+      await r.requests!.revoke(pending.id);
+    }
+    expect((await request(port, { host: 'games.example', from: '127.0.0.6' })).body).toContain(`action="${REVIEW_PATH}"`);
+  });
+});
+
 describe('separate servers: TLS, timeouts, a sink that says no, a taken address', () => {
   const quiet = createLogger({ level: 'error', format: 'json', stream: { write: () => true } as unknown as NodeJS.WritableStream });
   const servers: BlockPageServer[] = [];

@@ -14,6 +14,7 @@ import type { FilterState } from '../../src/filter/state';
 import { TrieBuilder } from '../../src/lists/trie';
 import { parsePolicy } from '../../src/policy/load';
 import { compilePolicy } from '../../src/policy/policy';
+import { ApprovalSet } from '../../src/requests/approvals';
 
 const POLICY = `
 timezone: Asia/Ho_Chi_Minh
@@ -138,6 +139,12 @@ describe('what the page knows', () => {
     expect(blockFacts(s, 'learn.example', '10.2.1.5', undefined, MONDAY_9)).toMatchObject({ decision: 'open' });
     expect(blockFacts(s, 'adult.example', '192.0.2.1', undefined, MONDAY_9)).toMatchObject({ client: { school: 'unknown', group: 'preschool' }, category: 'not-allowlisted' });
     expect(blockFacts(s, 'adult.example', '::ffff:10.2.2.7', undefined, MONDAY_9).client?.group).toBe('primary');
+  });
+
+  it('a name staff opened through an approved review request is open for the groups it covers', () => {
+    const approvals = new ApprovalSet([{ id: 7, name: 'adult.example', scope: 'school-group', school: 'Trường <b>Hoa Sen</b> & "co"', group: 'primary' }]);
+    expect(blockFacts(s, 'www.adult.example', PRIMARY, undefined, MONDAY_9, approvals)).toMatchObject({ decision: 'open', category: null });
+    expect(blockFacts(s, 'adult.example', '10.2.9.1', undefined, MONDAY_9, approvals)).toMatchObject({ decision: 'block', category: 'adult' });
   });
 
   it('without a name, or without filtering', () => {
