@@ -49,6 +49,8 @@ interface Req {
   headers?: Record<string, string>;
   body?: string;
   from?: string;
+  /** The server's address (default 127.0.0.1). */
+  to?: string;
   /** HTTPS; without `ca`, the system's trusted authorities. */
   tls?: { ca?: Buffer; servername: string };
 }
@@ -57,7 +59,7 @@ function request(port: number, r: Req = {}): Promise<Res> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...(r.host === null ? {} : { host: r.host ?? 'adult.example' }), ...r.headers };
     if (r.body !== undefined) headers['content-length'] = String(Buffer.byteLength(r.body));
-    const opts = { host: '127.0.0.1', port, method: r.method ?? 'GET', path: r.path ?? '/', headers, setHost: false, agent: false as const, localAddress: r.from, timeout: 5000 };
+    const opts = { host: r.to ?? '127.0.0.1', port, method: r.method ?? 'GET', path: r.path ?? '/', headers, setHost: false, agent: false as const, localAddress: r.from, timeout: 5000 };
     const onRes = (res: http.IncomingMessage): void => {
       let body = '';
       res.setEncoding('utf8');
@@ -362,6 +364,14 @@ describe('separate servers: TLS, timeouts, a sink that says no, a taken address'
     } finally {
       rmSync(certDir, { recursive: true, force: true });
     }
+  });
+
+  it('serves on IPv6 too, and knows IPv6 devices', async () => {
+    const s = await start({ listen: [loopback(0, '::1')] });
+    const res = await request(s.httpPorts[0]!, { to: '::1' });
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('Trường Tiểu học Thử Nghiệm');
+    expect(s.describe()).toEqual([`http://[::1]:${s.httpPorts[0]}`]);
   });
 
   it('a slow client is cut off within the header timeout; an idle connection within the idle timeout', async () => {
