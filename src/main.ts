@@ -78,6 +78,9 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
       totalTimeoutMs: config.resolver.totalTimeoutMs,
       ttlPolicy: config.cache,
       observe: (e) => metrics.recursorEvent(e.kind, e.kind === 'limit' ? e.limit : e.kind === 'query' ? e.transport : ''),
+      limits: config.resolver.limits,
+      serveStale: config.resolver.serveStale.enabled ? config.resolver.serveStale : false,
+      prefetch: config.resolver.prefetch.enabled ? config.resolver.prefetch : false,
     });
     resolver = recursor;
   } else {

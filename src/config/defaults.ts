@@ -30,6 +30,27 @@ export interface ConfigInput {
     readonly timeoutMs: number;
     readonly attempts: number;
     readonly totalTimeoutMs: number;
+    readonly limits: {
+      readonly maxQueriesPerRequest: number;
+      readonly maxReferralDepth: number;
+      readonly maxNsNamesPerReferral: number;
+      readonly maxCnameChain: number;
+      readonly maxDependencyDepth: number;
+      readonly maxConcurrentOutgoing: number;
+      readonly maxConcurrentPrefetch: number;
+    };
+    readonly serveStale: {
+      readonly enabled: boolean;
+      readonly maxStaleSeconds: number;
+      readonly staleAnswerTtl: number;
+      readonly clientResponseTimerMs: number;
+      readonly failureRecheckMs: number;
+    };
+    readonly prefetch: {
+      readonly enabled: boolean;
+      readonly minTtlSeconds: number;
+      readonly remainingFraction: number;
+    };
   };
   readonly cache: {
     readonly maxEntries: number;
@@ -42,6 +63,18 @@ export interface ConfigInput {
   readonly policy: {
     /** Path of the policy file, relative to the configuration file (or to the package for the default). */
     readonly file: string | null;
+  };
+  /** List sources given by URL in the policy (src/lists/fetch*.ts). */
+  readonly lists: {
+    /** Seconds, or a string with units ("24h", "90m", "1d 12h"); null: only on reload or `lists update`. */
+    readonly refreshInterval: number | string | null;
+    /** Each wait is the interval plus or minus this fraction of it, at random. */
+    readonly refreshJitter: number;
+    readonly connectTimeoutMs: number;
+    readonly downloadTimeoutMs: number;
+    /** Bytes, or a string with a unit, as cache.maxBytes. */
+    readonly maxBytes: number | string;
+    readonly maxRedirects: number;
   };
   readonly blocking: {
     readonly sinkholeIPv4: string | null;
@@ -113,6 +146,29 @@ export const DEFAULTS: ConfigInput = deepFreeze({
     timeoutMs: 1500,
     attempts: 4,
     totalTimeoutMs: 5000,
+    // The recursor's own defaults (src/recursor/recursor.ts DEFAULT_LIMITS, DEFAULT_SERVE_STALE,
+    // DEFAULT_PREFETCH); a test checks they agree.
+    limits: {
+      maxQueriesPerRequest: 60,
+      maxReferralDepth: 16,
+      maxNsNamesPerReferral: 4,
+      maxCnameChain: 12,
+      maxDependencyDepth: 4,
+      maxConcurrentOutgoing: 500,
+      maxConcurrentPrefetch: 32,
+    },
+    serveStale: {
+      enabled: true,
+      maxStaleSeconds: 86400,
+      staleAnswerTtl: 30,
+      clientResponseTimerMs: 1800,
+      failureRecheckMs: 30000,
+    },
+    prefetch: {
+      enabled: true,
+      minTtlSeconds: 10,
+      remainingFraction: 0.1,
+    },
   },
   cache: {
     maxEntries: 100000,
@@ -123,6 +179,14 @@ export const DEFAULTS: ConfigInput = deepFreeze({
   },
   policy: {
     file: 'policies/school-dns-policy.yaml',
+  },
+  lists: {
+    refreshInterval: '24h',
+    refreshJitter: 0.1,
+    connectTimeoutMs: 10000,
+    downloadTimeoutMs: 600000,
+    maxBytes: '64MiB',
+    maxRedirects: 5,
   },
   blocking: {
     sinkholeIPv4: '127.0.0.1',

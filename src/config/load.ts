@@ -78,9 +78,13 @@ export function describeConfig(c: Config): Record<string, unknown> {
       timeoutMs: c.resolver.timeoutMs,
       attempts: c.resolver.attempts,
       totalTimeoutMs: c.resolver.totalTimeoutMs,
+      limits: { ...c.resolver.limits },
+      serveStale: { ...c.resolver.serveStale },
+      prefetch: { ...c.resolver.prefetch },
     },
     cache: { ...c.cache },
     policy: { file: c.policy.file },
+    lists: { ...c.lists },
     blocking: { ...c.blocking },
     blockPage: { ...c.blockPage, listen: c.blockPage.listen.map(formatHostPort), https: { ...c.blockPage.https } },
     state: { ...c.state },
@@ -123,9 +127,13 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
   const tcp = server.section('tcp');
   const admin = top.section('admin');
   const resolver = top.section('resolver');
+  const limits = resolver.section('limits');
+  const serveStale = resolver.section('serveStale');
+  const prefetch = resolver.section('prefetch');
   const cache = top.section('cache');
   const log = top.section('log');
   const policy = top.section('policy');
+  const lists = top.section('lists');
   const blocking = top.section('blocking');
   const state = top.section('state');
   const queryLog = top.section('queryLog');
@@ -171,6 +179,27 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
       timeoutMs,
       attempts: resolver.get('attempts', integer(1, MAX_INT)),
       totalTimeoutMs,
+      limits: {
+        maxQueriesPerRequest: limits.get('maxQueriesPerRequest', integer(1, 10_000)),
+        maxReferralDepth: limits.get('maxReferralDepth', integer(1, 100)),
+        maxNsNamesPerReferral: limits.get('maxNsNamesPerReferral', integer(1, 100)),
+        maxCnameChain: limits.get('maxCnameChain', integer(1, 100)),
+        maxDependencyDepth: limits.get('maxDependencyDepth', integer(1, 100)),
+        maxConcurrentOutgoing: limits.get('maxConcurrentOutgoing', integer(1, 1_000_000)),
+        maxConcurrentPrefetch: limits.get('maxConcurrentPrefetch', integer(0, 1_000_000)),
+      },
+      serveStale: {
+        enabled: serveStale.get('enabled', boolean),
+        maxStaleSeconds: serveStale.get('maxStaleSeconds', integer(0, 30 * 86_400)),
+        staleAnswerTtl: serveStale.get('staleAnswerTtl', integer(1, 86_400)),
+        clientResponseTimerMs: serveStale.get('clientResponseTimerMs', integer(1, MAX_TIMER_MS)),
+        failureRecheckMs: serveStale.get('failureRecheckMs', integer(0, MAX_TIMER_MS)),
+      },
+      prefetch: {
+        enabled: prefetch.get('enabled', boolean),
+        minTtlSeconds: prefetch.get('minTtlSeconds', integer(0, MAX_TTL)),
+        remainingFraction: prefetch.get('remainingFraction', fraction(0, 1)),
+      },
     },
     cache: {
       maxEntries: cache.get('maxEntries', integer(1, MAX_INT)),
@@ -182,6 +211,14 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
     policy: {
       // A path the operator wrote is relative to their file; the default is relative to the package.
       file: policy.get('file', nullable(filePath(policy.isSet('file') && source !== DEFAULT_SOURCE ? dirname(resolvePath(source)) : PACKAGE_ROOT))),
+    },
+    lists: {
+      refreshIntervalMs: lists.get('refreshInterval', nullable(duration(60_000, MAX_TIMER_MS))),
+      refreshJitter: lists.get('refreshJitter', fraction(0, 0.5)),
+      connectTimeoutMs: lists.get('connectTimeoutMs', integer(1, MAX_TIMER_MS)),
+      downloadTimeoutMs: lists.get('downloadTimeoutMs', integer(1, MAX_TIMER_MS)),
+      maxBytes: lists.get('maxBytes', size(1, MAX_INT)),
+      maxRedirects: lists.get('maxRedirects', integer(0, 20)),
     },
     blocking: {
       sinkholeIPv4,
@@ -561,6 +598,37 @@ function size(min: number, max: number): Parser<number> {
     }
     if (bytes < min || bytes > max) return at.problem(v, max === MAX_INT ? `must be at least ${min} byte` : `must be from ${min} to ${max} bytes`);
     return bytes;
+  };
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Milliseconds, from seconds (a number) or a string of amounts with units: "24h", "90m", "1d 12h", "45s". */
+function duration(minMs: number, maxMs: number): Parser<number> {
+  const how = 'must be a number of seconds, or a duration with units (ms, s, m, h, d) like "24h" or "1h 30m"';
+  const show = (ms: number): string => (ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
+  return (v, at) => {
+    let ms: number;
+    if (v.kind === 'scalar' && typeof v.value === 'number') {
+      ms = v.value * 1000;
+    } else if (v.kind === 'scalar' && typeof v.value === 'string' && /^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d)\s*)+$/.test(v.value)) {
+      ms = 0;
+      for (const m of v.value.matchAll(/(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)/g)) ms += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+    } else {
+      return at.problem(v, how);
+    }
+    ms = Math.round(ms);
+    if (!Number.isFinite(ms) || ms < minMs || ms > maxMs) return at.problem(v, `must be from ${show(minMs)} to ${Math.floor(maxMs / 86_400_000)}d`);
+    return ms;
+  };
+}
+
+/** A number from min to max, fractions allowed. */
+function fraction(min: number, max: number): Parser<number> {
+  return (v, at) => {
+    if (v.kind !== 'scalar' || typeof v.value !== 'number' || !Number.isFinite(v.value)) return at.problem(v, `must be a number from ${min} to ${max}, such as 0.1`);
+    if (v.value < min || v.value > max) return at.problem(v, `must be from ${min} to ${max}`);
+    return v.value;
   };
 }
 

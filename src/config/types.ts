@@ -46,6 +46,30 @@ export interface Config {
     readonly attempts: number;
     /** A client query gets SERVFAIL at the latest after this long. */
     readonly totalTimeoutMs: number;
+    /** Recursive mode: caps on the work one client query (or all of them) may cause. */
+    readonly limits: {
+      readonly maxQueriesPerRequest: number;
+      readonly maxReferralDepth: number;
+      readonly maxNsNamesPerReferral: number;
+      readonly maxCnameChain: number;
+      readonly maxDependencyDepth: number;
+      readonly maxConcurrentOutgoing: number;
+      readonly maxConcurrentPrefetch: number;
+    };
+    /** Recursive mode: serve-stale (RFC 8767). */
+    readonly serveStale: {
+      readonly enabled: boolean;
+      readonly maxStaleSeconds: number;
+      readonly staleAnswerTtl: number;
+      readonly clientResponseTimerMs: number;
+      readonly failureRecheckMs: number;
+    };
+    /** Recursive mode: refreshing popular answers shortly before they expire. */
+    readonly prefetch: {
+      readonly enabled: boolean;
+      readonly minTtlSeconds: number;
+      readonly remainingFraction: number;
+    };
   };
   readonly cache: {
     readonly maxEntries: number;
@@ -58,6 +82,21 @@ export interface Config {
   readonly policy: {
     /** Absolute path of the policy file (groups, categories, schools); null turns filtering off. */
     readonly file: string | null;
+  };
+  /** List sources given by URL in the policy: how they are fetched and refreshed. */
+  readonly lists: {
+    /** The server fetches its URL sources again this often (conditional requests); null: never by itself. */
+    readonly refreshIntervalMs: number | null;
+    /** Fraction (0 to 0.5) by which each wait is randomly longer or shorter, so many servers do not ask at once. */
+    readonly refreshJitter: number;
+    /** Time to connect to a list host (TCP, and TLS for https). */
+    readonly connectTimeoutMs: number;
+    /** Time for a whole download, redirects included. */
+    readonly downloadTimeoutMs: number;
+    /** Largest list accepted, in bytes after decompression; a download stops as soon as it passes this. */
+    readonly maxBytes: number;
+    /** Redirects followed at most (never from https to http). */
+    readonly maxRedirects: number;
   };
   /** How blocked names are answered. */
   readonly blocking: {

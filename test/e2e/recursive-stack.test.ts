@@ -107,4 +107,22 @@ defaultGroup: kids
     expect(data(reply)).toEqual(['192.0.2.1']);
     expect(root.log.length).toBeGreaterThan(rootBefore); // iterated from the root again
   });
+
+  it('takes its limits from the configuration: a CNAME chain longer than resolver.limits.maxCnameChain is refused', async () => {
+    const strict = await startTestResolver({
+      resolver: {
+        mode: 'recursive', rootHints: [ROOT_ADDRESS], authPort: h.port, timeoutMs: 300, totalTimeoutMs: 3000,
+        limits: { maxQueriesPerRequest: 60, maxReferralDepth: 16, maxNsNamesPerReferral: 4, maxCnameChain: 1, maxDependencyDepth: 4, maxConcurrentOutgoing: 500, maxConcurrentPrefetch: 32 },
+      },
+    });
+    try {
+      const reply = await askFrom(TEACHERS, strict.udpPort, query('www.cname.com', 'A'));
+      expect(rcodeOf(reply)).toBe(2);
+      const text = await scrape(strict.adminPort!);
+      expect(promValue(text, 'school_dns_recursor_events_total', { kind: 'limit', detail: 'maxCnameChain' })).toBe(1);
+    } finally {
+      await strict.close();
+    }
+    // The same chain within the default limit resolves (the test above).
+  });
 });

@@ -13,6 +13,7 @@ import {
   parseHostPort,
 } from '../../src/config/load';
 import type { Config } from '../../src/config/types';
+import { DEFAULT_LIMITS, DEFAULT_PREFETCH, DEFAULT_SERVE_STALE } from '../../src/recursor/recursor';
 
 const FILE = 'school.yaml';
 const EXAMPLE = join(__dirname, '..', '..', 'config', 'school-dns.example.yaml');
@@ -63,6 +64,9 @@ describe('defaultConfig', () => {
       timeoutMs: 1500,
       attempts: 4,
       totalTimeoutMs: 5000,
+      limits: { ...DEFAULT_LIMITS },
+      serveStale: { enabled: true, ...DEFAULT_SERVE_STALE },
+      prefetch: { enabled: true, ...DEFAULT_PREFETCH },
     });
     expect(c.cache).toEqual({ maxEntries: 100000, maxBytes: 64 * 1024 * 1024, minTtl: 0, maxTtl: 86400, maxNegativeTtl: 3600 });
     expect(c.log).toEqual({ level: 'info', format: 'auto', queries: false });
@@ -167,6 +171,9 @@ describe('parseConfig: defaults and merging', () => {
       timeoutMs: 2000,
       attempts: 1,
       totalTimeoutMs: 2000,
+      limits: { ...DEFAULT_LIMITS },
+      serveStale: { enabled: true, ...DEFAULT_SERVE_STALE },
+      prefetch: { enabled: true, ...DEFAULT_PREFETCH },
     });
     expect(c.cache).toEqual({ maxEntries: 1, maxBytes: 1048576, minTtl: 30, maxTtl: 30, maxNegativeTtl: 0 });
     expect(c.log).toEqual({ level: 'error', format: 'json', queries: true });
@@ -194,10 +201,10 @@ describe('parseConfig: the result', () => {
 
   it('has exactly the keys of Config', () => {
     const c = parseConfig('', FILE);
-    expect(Object.keys(c).sort()).toEqual(['admin', 'blockPage', 'blocking', 'cache', 'log', 'policy', 'queryLog', 'resolver', 'server', 'source', 'state']);
+    expect(Object.keys(c).sort()).toEqual(['admin', 'blockPage', 'blocking', 'cache', 'lists', 'log', 'policy', 'queryLog', 'resolver', 'server', 'source', 'state']);
     expect(Object.keys(c.blocking).sort()).toEqual(['sinkholeIPv4', 'sinkholeIPv6', 'ttl']);
     expect(Object.keys(c.server).sort()).toEqual(['listen', 'tcp']);
-    expect(Object.keys(c.resolver).sort()).toEqual(['attempts', 'authPort', 'caseRandomisation', 'mode', 'qnameMinimisation', 'rootHints', 'timeoutMs', 'totalTimeoutMs', 'upstreams']);
+    expect(Object.keys(c.resolver).sort()).toEqual(['attempts', 'authPort', 'caseRandomisation', 'limits', 'mode', 'prefetch', 'qnameMinimisation', 'rootHints', 'serveStale', 'timeoutMs', 'totalTimeoutMs', 'upstreams']);
   });
 });
 
@@ -479,9 +486,13 @@ describe('describeConfig', () => {
         timeoutMs: 1500,
         attempts: 4,
         totalTimeoutMs: 5000,
+        limits: { ...DEFAULT_LIMITS },
+        serveStale: { enabled: true, ...DEFAULT_SERVE_STALE },
+        prefetch: { enabled: true, ...DEFAULT_PREFETCH },
       },
       cache: { maxEntries: 100000, maxBytes: 67108864, minTtl: 0, maxTtl: 86400, maxNegativeTtl: 3600 },
       policy: { file: join(__dirname, '..', '..', 'policies', 'school-dns-policy.yaml') },
+      lists: { refreshIntervalMs: 86400000, refreshJitter: 0.1, connectTimeoutMs: 10000, downloadTimeoutMs: 600000, maxBytes: 67108864, maxRedirects: 5 },
       blocking: { sinkholeIPv4: '127.0.0.1', sinkholeIPv6: null, ttl: 60 },
       blockPage: { enabled: true, listen: ['127.0.0.1:80'], https: { mode: 'reset', port: 443, cert: null, key: null }, reviewForm: true },
       state: { directory: defaultStateDirectory() },
@@ -529,6 +540,31 @@ describe('loadConfigFile', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).problems).toEqual([{ line: null, key: '', message: `cannot read the file: ENOENT: no such file or directory` }]);
     expect((err as ConfigError).message).toContain(`\n${path}: cannot read the file`);
+  });
+
+  it('recursor limits, serve-stale and prefetch: set, checked, and refused with the key named', () => {
+    const c = parseConfig(`resolver:
+  limits: { maxCnameChain: 3, maxConcurrentOutgoing: 50 }
+  serveStale: { enabled: false }
+  prefetch: { remainingFraction: 0.25 }
+`, FILE);
+    expect(c.resolver.limits).toEqual({ ...DEFAULT_LIMITS, maxCnameChain: 3, maxConcurrentOutgoing: 50 });
+    expect(c.resolver.serveStale).toEqual({ enabled: false, ...DEFAULT_SERVE_STALE });
+    expect(c.resolver.prefetch).toEqual({ enabled: true, ...DEFAULT_PREFETCH, remainingFraction: 0.25 });
+    const err = errorFor(`resolver:
+  limits:
+    maxCnameChain: 0
+  prefetch:
+    remainingFraction: 2
+  serveStale:
+    maxStaleSecond: 10
+`);
+    expect(err.problems.map((p) => [p.line, p.key])).toEqual([
+      [3, 'resolver.limits.maxCnameChain'],
+      [5, 'resolver.prefetch.remainingFraction'],
+      [7, 'resolver.serveStale.maxStaleSecond'],
+    ]);
+    expect(err.problems[2].message).toBe('unknown key; did you mean "resolver.serveStale.maxStaleSeconds"?');
   });
 
   it('the example file is exactly the defaults', () => {
