@@ -4,6 +4,8 @@ import { BlockPageServer } from './blockpage/server';
 import { explain } from './filter/explain';
 import { FilterManager, ReloadOutcome } from './filter/manager';
 import { stopBuilder } from './lists/build';
+import { ListRefresher } from './lists/fetch-refresh';
+import { listRoutes } from './lists/fetch-routes';
 import { SchoolFilter } from './filter/school-filter';
 import { AnswerCache } from './cache/answer-cache';
 import { Resolver, resolverLink } from './chain/resolve-link';
@@ -97,8 +99,13 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
   let manager: FilterManager | null = null;
   let filter: SchoolFilter | undefined;
   let requests: RequestStore | null = null;
+  let refresher: ListRefresher | null = null;
   if (config.policy.file) {
-    manager = new FilterManager(config.policy.file, log, metrics);
+    // URL list sources keep their last good version in <state>/lists.
+    const l = config.lists;
+    manager = new FilterManager(config.policy.file, log, metrics, {
+      cacheDir: `${config.state.directory}/lists`, connectTimeoutMs: l.connectTimeoutMs, downloadTimeoutMs: l.downloadTimeoutMs, maxBytes: l.maxBytes, maxRedirects: l.maxRedirects,
+    });
     requests = await openRequests(config, log, manager);
     metrics.gauge('school_dns_review_requests_pending', 'Review requests waiting for a decision by staff.', () => requests?.counts().pending ?? 0);
     const first = await manager.reload();
@@ -107,6 +114,12 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
       throw new StartupError(`the policy could not be loaded: ${first.error}`);
     }
     filter = new SchoolFilter(manager, config.blocking, metrics);
+    const m = manager;
+    refresher = new ListRefresher({
+      intervalMs: config.lists.refreshIntervalMs, jitter: config.lists.refreshJitter, log, reload: () => m.reload(),
+      hasUrlSources: () => m.state?.policy.sources.some((c) => c.specs.some((s) => s.url !== undefined)) ?? false,
+    });
+    refresher.start();
   } else {
     log.warn('filtering is off (policy.file is null): every name resolves');
   }
@@ -129,6 +142,7 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
   let blockPage: BlockPageServer | null = null;
   const closeAll = async (): Promise<void> => {
     recursor?.close();
+    refresher?.stop();
     stopBuilder();
     await Promise.all([...udp.map((l) => l.close()), ...tcp.map((l) => l.close()), admin?.close(), blockPage?.close(), requests?.close()]);
     await queryLog.log?.close(); // after the listeners: what they answered last is written too
@@ -192,6 +206,7 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
         }
       });
       for (const [key, route] of requestRoutes(requests)) routes.set(key, route);
+      for (const [key, route] of listRoutes(manager, () => refresher)) routes.set(key, route);
       for (const [key, route] of reportRoutes(queryLog.log, queryLog.offReason, config.queryLog)) routes.set(key, route);
       admin = new AdminServer(config.admin.listen, metrics, () => ({
         ok: true, uptimeSeconds: Math.round(process.uptime()), cacheEntries: cache.size, inflight: metrics.inflight,

@@ -9,8 +9,11 @@ export interface Health {
   readonly [key: string]: unknown;
 }
 
-/** An admin API route: answers with a status and a JSON body. */
-export type Route = (url: URL, req: http.IncomingMessage) => Promise<{ status: number; body: unknown }>;
+/**
+ * An admin API route: answers with a status and a JSON body, or, with `stream`, with
+ * newline-delimited JSON written as it comes (a chunked response: progress of a long task).
+ */
+export type Route = (url: URL, req: http.IncomingMessage) => Promise<{ status: number; body: unknown; stream?: (send: (event: unknown) => void) => Promise<void> }>;
 
 /** Routes keyed by "METHOD /path", e.g. "POST /reload"; one path segment may be "*", matching any one segment. */
 export type Routes = ReadonlyMap<string, Route>;
@@ -56,7 +59,14 @@ export class AdminServer {
     const path = url.pathname;
     const route = this.find(`${req.method}`, path);
     if (route) {
-      const { status, body } = await route(url, req);
+      const { status, body, stream } = await route(url, req);
+      if (stream) {
+        res.writeHead(status, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+        res.on('error', () => undefined); // the client went away: the task goes on without it
+        await stream((event) => { if (!res.destroyed) res.write(JSON.stringify(event) + '\n'); });
+        res.end();
+        return;
+      }
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body, null, 2) + '\n');
       return;

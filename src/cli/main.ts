@@ -7,6 +7,7 @@ import { createLogger } from '../log/logger';
 import { startResolver } from '../main';
 import { adminRequest, DEFAULT_ADMIN } from './admin-client';
 import { addRequestsCommand } from './requests';
+import { addListsCommand } from './lists';
 import { addReportCommand } from './report';
 import { addQueryCommand } from './query';
 import { addValidateCommand } from './validate';
@@ -177,6 +178,7 @@ export function buildProgram(): Command {
     .addOption(adminOption())
     .action(viaAdmin(flush));
   addRequestsCommand(program, adminOption, viaAdmin);
+  addListsCommand(program, adminOption, viaAdmin);
   addReportCommand(program, adminOption, viaAdmin);
   addValidateCommand(program);
   addQueryCommand(program);

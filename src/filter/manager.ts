@@ -12,6 +12,8 @@ import { compilePolicy, CompiledPolicy } from '../policy/policy';
 import type { PolicySpec } from '../policy/types';
 import { ApprovalSet } from '../requests/approvals';
 import type { FilterState } from './state';
+import { UrlSources } from '../lists/fetch-status';
+import { DEFAULT_URL_SETTINGS, type UrlFetchSettings, type UrlSourceRef } from '../lists/fetch-source';
 
 export interface ReloadOutcome {
   readonly ok: boolean;
@@ -38,8 +40,15 @@ export class FilterManager {
   private lastSuccess = 0;
   private lastFailure = 0;
   private readonly schools: SchoolSeries;
+  /** URL list sources: their fetching, status and metrics (src/lists/fetch-status.ts). */
+  readonly urls: UrlSources;
+  private forceNext = false;
 
-  constructor(private readonly policyFile: string, private readonly log: Logger, metrics: Metrics) {
+  constructor(
+    private readonly policyFile: string, private readonly log: Logger, metrics: Metrics,
+    private readonly urlSettings: Omit<UrlFetchSettings, 'force'> = DEFAULT_URL_SETTINGS,
+  ) {
+    this.urls = new UrlSources(metrics, log);
     const r = metrics.registry;
     this.reloads = new FastCounter('school_dns_list_reloads_total', 'List and policy reloads, by result.',
       [{ result: 'ok' }, { result: 'unchanged' }, { result: 'failed' }], r);
@@ -78,7 +87,9 @@ export class FilterManager {
    * Loads (or reloads) the policy and its lists. Calls made while one runs share a single
    * follow-up run, so a burst of reload requests costs at most one extra build.
    */
-  reload(): Promise<ReloadOutcome> {
+  reload(opts: { force?: boolean } = {}): Promise<ReloadOutcome> {
+    // force: the next run accepts URL lists that fail the sanity checks (shrunk by more than half).
+    if (opts.force) this.forceNext = true;
     if (this.queued) return this.queued;
     if (!this.running) {
       this.running = this.run().finally(() => { this.running = null; });
@@ -119,7 +130,20 @@ export class FilterManager {
     }
     const fingerprint = listsFingerprint(policy);
     const prev = this.current;
-    if (prev && fingerprint !== null && fingerprint === prev.fingerprint) {
+    // URL sources are fetched first (conditionally, in the builder process): when every one is
+    // "not modified" (or still failing, its saved copy serving) nothing needs rebuilding.
+    const urlSources = urlSourcesOf(policy);
+    const urls: UrlFetchSettings = { ...this.urlSettings, force: this.forceNext };
+    this.forceNext = false;
+    let urlIds: string | undefined;
+    if (urlSources.length > 0) {
+      try {
+        urlIds = await this.urls.refresh(urlSources, urls);
+      } catch (e) {
+        return fail((e as Error).message);
+      }
+    }
+    if (prev && fingerprint !== null && fingerprint === prev.fingerprint && urlIds === prev.urlIds) {
       if (prev.policyText === text) {
         this.reloads.inc(1);
         this.lastSuccess = Date.now(); // the lists were checked and are current: fresh, for the staleness alert
@@ -137,6 +161,7 @@ export class FilterManager {
         categories: policy.sources, inline: policy.inlineNames, categoryCount: policy.categories.length,
         // No presizing from the previous build: on real lists it leaves the table sparser (more RSS).
         baseDir: path.dirname(this.policyFile),
+        urls,
       });
     } catch (e) {
       return fail((e as Error).message);
@@ -147,7 +172,7 @@ export class FilterManager {
     }
     const next: FilterState = {
       policy, trie: built.trie, sources: built.sources, entriesPerCategory: built.entriesPerCategory,
-      builtAt: Date.now(), buildMs: performance.now() - t0, fingerprint, policyText: text,
+      builtAt: Date.now(), buildMs: performance.now() - t0, fingerprint, policyText: text, urlIds,
     };
     return this.swap(next, initial, t0, broken, read.spec);
   }
@@ -190,17 +215,32 @@ function categoryList(s: FilterState): { name: string; entries: number }[] {
   return s.policy.categories.map((name, bit) => ({ name, entries: s.entriesPerCategory[bit] ?? 0 }));
 }
 
+/** The policy's URL sources, each with its position in its category. */
+function urlSourcesOf(policy: CompiledPolicy): UrlSourceRef[] {
+  const out: UrlSourceRef[] = [];
+  for (const s of policy.sources) {
+    s.specs.forEach((spec, index) => {
+      if (spec.url !== undefined) out.push({ category: s.category, index, url: spec.url, format: spec.format });
+    });
+  }
+  return out;
+}
+
 /**
  * The identity of what the trie holds: the categories (their order gives the bits), each
  * category's sources with each file's mtime and size, and the groups' inline names. Null
- * when a source is a URL (its content can change without notice) or a file cannot be stat'ed.
+ * when a file cannot be stat'ed. A URL source counts by its address only here: what it holds
+ * is FilterState.urlIds, known once it is fetched.
  */
 function listsFingerprint(policy: CompiledPolicy): string | null {
   const parts = [policy.categories.join('\u0000'), JSON.stringify(policy.inlineNames)];
   for (const s of policy.sources) {
     parts.push(`${s.bit}\u0000${s.category}`);
     for (const spec of s.specs) {
-      if (!spec.path) return null;
+      if (!spec.path) {
+        parts.push(`${spec.url}\u0000${spec.format}`);
+        continue;
+      }
       try {
         const st = statSync(spec.path);
         parts.push(`${spec.path}\u0000${spec.format}\u0000${st.mtimeMs}\u0000${st.size}`);

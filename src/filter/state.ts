@@ -13,8 +13,10 @@ export interface FilterState {
   readonly entriesPerCategory: readonly number[];
   readonly builtAt: number;
   readonly buildMs: number;
-  /** Identity of what the trie holds (see listsFingerprint); null when it cannot be known (URL sources). */
+  /** Identity of what the trie holds (see listsFingerprint); null when it cannot be known (a file that cannot be stat'ed). */
   readonly fingerprint: string | null;
+  /** Identity of the texts the URL sources gave (see UrlSources.refresh); undefined without URL sources. */
+  readonly urlIds?: string;
   /** The policy file's text this state was compiled from. */
   readonly policyText: string;
 }

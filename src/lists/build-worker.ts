@@ -7,6 +7,7 @@ import { closeSync, openSync, readlinkSync, writeSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parseList } from './parse';
 import { readSource } from './source';
+import { clearPrepared, fetchSources, urlSourceText, type FetchRequest, type FetchResponse } from './fetch-source';
 import { TrieBuilder, TrieData } from './trie';
 import type { BuildRequest, BuildResponse, PolicyRequest, PolicyResponse, SourceResult, TrieFile } from './build';
 import { readFileSync } from 'node:fs';
@@ -20,7 +21,9 @@ async function build(req: BuildRequest): Promise<BuildResponse> {
     for (const spec of cat.specs) {
       const origin = spec.path ?? spec.url ?? '?';
       try {
-        const src = await readSource(spec as never, { baseDir: req.baseDir, timeoutMs: req.fetchTimeoutMs });
+        const src = spec.url !== undefined && req.urls
+          ? await urlSourceText(spec.url, spec.format, req.urls)
+          : await readSource(spec as never, { baseDir: req.baseDir, timeoutMs: req.fetchTimeoutMs });
         const bit = cat.bit;
         const report = parseList(src.text, spec.format as never, (name, allow) => builder.add(name, bit, allow));
         entriesPerCategory[bit] += report.entries;
@@ -41,6 +44,7 @@ async function build(req: BuildRequest): Promise<BuildResponse> {
     builder.add(n.name, n.bit, false);
     entriesPerCategory[n.bit] += 1;
   }
+  clearPrepared();
   const trie = builder.build();
   const file = writeTrie(trie.data, req.outFile);
   return { ok: true, trie: file, sources, entriesPerCategory, names: trie.nameCount };
@@ -100,9 +104,16 @@ if (process.send) {
   // One build at a time (the server sends the next request only after this answer). Between
   // builds, collect what the last one left so the idle process gives its memory back.
   const gc = (globalThis as { gc?: () => void }).gc;
-  process.on('message', (req: BuildRequest | PolicyRequest) => {
+  process.on('message', (req: BuildRequest | PolicyRequest | FetchRequest) => {
     if (req.kind === 'policy') {
       process.send!(readPolicy(req));
+      return;
+    }
+    if (req.kind === 'fetch') {
+      fetchSources(req, (p) => process.send!(p)).then(
+        (res) => process.send!(res),
+        (e: Error) => process.send!({ ok: false, error: e?.stack ?? String(e) } satisfies FetchResponse),
+      );
       return;
     }
     build(req).then(

@@ -7,6 +7,7 @@ import { accessSync, constants, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DomainTrie } from './trie';
+import type { FetchProgress, FetchRequest, FetchResponse, UrlFetchSettings, UrlReport, UrlSourceRef } from './fetch-source';
 import type { PolicySpec } from '../policy/types';
 
 /** Asks the builder to read and validate a policy file. */
@@ -25,6 +26,8 @@ export interface BuildRequest {
   readonly baseDir: string;
   readonly expectedNames?: number;
   readonly fetchTimeoutMs?: number;
+  /** URL sources are read as the last fetch request prepared them (fetch-source.ts), with these settings. */
+  readonly urls?: UrlFetchSettings;
   /** Where the builder writes the trie (set by buildInBuilder). */
   readonly outFile: string;
 }
@@ -92,7 +95,8 @@ let sequence = 0;
  */
 class Builder {
   private child: ChildProcess | null = null;
-  private pending: ((err: Error | null, res?: BuildResponse | PolicyResponse) => void) | null = null;
+  private pending: ((err: Error | null, res?: BuildResponse | PolicyResponse | FetchResponse) => void) | null = null;
+  private onProgress: ((p: FetchProgress) => void) | null = null;
   private stderr = '';
 
   private start(): ChildProcess {
@@ -102,7 +106,10 @@ class Builder {
       env: { ...process.env, SCHOOL_DNS_BUILD_RENICE: NICE ? '0' : '1' },
     });
     child.stderr!.on('data', (b: Buffer) => { this.stderr = (this.stderr + String(b)).slice(-4000); });
-    child.on('message', (res: BuildResponse | PolicyResponse) => this.settle(null, res));
+    child.on('message', (res: BuildResponse | PolicyResponse | FetchResponse | FetchProgress) => {
+      if ('kind' in res && res.kind === 'progress') this.onProgress?.(res);
+      else this.settle(null, res as BuildResponse | PolicyResponse | FetchResponse);
+    });
     child.on('error', (e) => this.settle(new BuildError(`the list builder could not start: ${e.message}`, { cause: e })));
     child.on('exit', (code, signal) => {
       if (this.child === child) this.child = null;
@@ -114,7 +121,7 @@ class Builder {
     return child;
   }
 
-  private settle(err: Error | null, res?: BuildResponse | PolicyResponse): void {
+  private settle(err: Error | null, res?: BuildResponse | PolicyResponse | FetchResponse): void {
     const p = this.pending;
     this.pending = null;
     p?.(err, res);
@@ -123,13 +130,16 @@ class Builder {
   private queue: Promise<unknown> = Promise.resolve();
 
   /** Requests run one after another (the manager already coalesces its own reloads). */
-  run<R extends BuildResponse | PolicyResponse>(req: BuildRequest | PolicyRequest, timeoutMs: number): Promise<R> {
-    const result = this.queue.then(() => this.runNow(req, timeoutMs) as Promise<R>);
+  run<R extends BuildResponse | PolicyResponse | FetchResponse>(req: BuildRequest | PolicyRequest | FetchRequest, timeoutMs: number, onProgress?: (p: FetchProgress) => void): Promise<R> {
+    const result = this.queue.then(() => {
+      this.onProgress = onProgress ?? null;
+      return this.runNow(req, timeoutMs) as Promise<R>;
+    });
     this.queue = result.catch(() => undefined);
     return result;
   }
 
-  private runNow(req: BuildRequest | PolicyRequest, timeoutMs: number): Promise<BuildResponse | PolicyResponse> {
+  private runNow(req: BuildRequest | PolicyRequest | FetchRequest, timeoutMs: number): Promise<BuildResponse | PolicyResponse | FetchResponse> {
     this.child ??= this.start();
     const child = this.child;
     return new Promise((resolve, reject) => {
@@ -139,7 +149,7 @@ class Builder {
       }, timeoutMs);
       this.pending = (err, res) => {
         clearTimeout(timer);
-        if (err) reject(err); else resolve(res as BuildResponse | PolicyResponse);
+        if (err) reject(err); else resolve(res as BuildResponse | PolicyResponse | FetchResponse);
       };
       child.send(req);
     });
@@ -161,6 +171,20 @@ export function stopBuilder(): void {
 /** Reads and validates a policy file in the builder process, off the event loop. */
 export function readPolicyInBuilder(file: string, timeoutMs = 60_000): Promise<PolicyResponse> {
   return builder.run<PolicyResponse>({ kind: 'policy', file }, timeoutMs);
+}
+
+/**
+ * Fetches URL sources in the builder process (conditional requests, the on-disk copies, the
+ * sanity checks: fetch-source.ts); the build that follows reads them as prepared there.
+ */
+export async function fetchInBuilder(
+  sources: readonly UrlSourceRef[], settings: UrlFetchSettings, onProgress?: (p: FetchProgress) => void,
+): Promise<UrlReport[]> {
+  // Every source may take its whole connect and download time, one after another.
+  const timeoutMs = 60_000 + sources.length * (settings.connectTimeoutMs + settings.downloadTimeoutMs);
+  const res = await builder.run<FetchResponse>({ kind: 'fetch', sources, settings }, timeoutMs, onProgress);
+  if (!res.ok) throw new BuildError(`fetching the list sources failed: ${res.error}`);
+  return res.reports;
 }
 
 export function buildInBuilder(request: Omit<BuildRequest, 'outFile' | 'kind'>, timeoutMs = 300_000): Promise<BuildResult> {

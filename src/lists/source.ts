@@ -1,8 +1,10 @@
-// Reading a list source: a file (relative to the policy's directory) or an http(s) URL.
-// Caching, ETag/If-Modified-Since and refresh scheduling are not here; this only reads, with a
-// timeout and a size cap, and reports failures with a stable code.
+// Reading a list source: a file (relative to the policy's directory) or an http(s) URL, with a
+// timeout and a size cap, reporting failures with a stable code. This is the plain read (used by
+// `validate`); the server's builder reads URL sources through fetch-source.ts, which adds the
+// on-disk copy, conditional requests and the sanity checks.
 import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
+import { fetchUrl } from './fetch';
 import type { ListFormat } from './parse';
 
 export interface SourceSpec {
@@ -16,7 +18,7 @@ export interface ReadSourceOptions {
   baseDir: string;
   /** Whole-request timeout for URL sources, headers and body (default 30 s). */
   timeoutMs?: number;
-  /** Largest accepted source in bytes (default 50 MB); a download is aborted as soon as it passes this. */
+  /** Largest accepted source in bytes (default 64 MiB); a download is aborted as soon as it passes this. */
   maxBytes?: number;
 }
 
@@ -30,10 +32,15 @@ export interface SourceText {
   size: number;
 }
 
-export type SourceErrorCode = 'SOURCE_UNREADABLE' | 'SOURCE_TOO_LARGE' | 'SOURCE_HTTP_STATUS' | 'SOURCE_TIMEOUT';
+export type SourceErrorCode =
+  | 'SOURCE_UNREADABLE' | 'SOURCE_TOO_LARGE' | 'SOURCE_HTTP_STATUS' | 'SOURCE_TIMEOUT'
+  /** A downloaded list with less than half the names of the saved copy (refused unless forced). */
+  | 'SOURCE_SHRUNK'
+  /** A downloaded list whose lines are mostly not entries of its format (an error page, say). */
+  | 'SOURCE_NOT_A_LIST';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
-export const DEFAULT_MAX_BYTES = 50 * 1024 * 1024;
+export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
 /** A source that could not be read. `message` always names the origin. */
 export class SourceError extends Error {
@@ -85,70 +92,11 @@ async function readFileSource(origin: string, maxBytes: number): Promise<SourceT
 }
 
 async function readUrlSource(url: string, timeoutMs: number, maxBytes: number): Promise<SourceText> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new SourceError('SOURCE_UNREADABLE', url, 'not a valid URL');
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new SourceError('SOURCE_UNREADABLE', url, `unsupported URL scheme "${parsed.protocol}" (only http: and https:)`);
-  }
-
-  const ac = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    ac.abort();
-  }, timeoutMs);
-  const timeoutError = (): SourceError => new SourceError('SOURCE_TIMEOUT', url, `no complete answer within ${timeoutMs} ms`);
-
-  try {
-    let res: Response;
-    try {
-      res = await fetch(url, { signal: ac.signal, redirect: 'follow', headers: { accept: 'text/plain, */*;q=0.5' } });
-    } catch (e) {
-      if (timedOut) throw timeoutError();
-      throw new SourceError('SOURCE_UNREADABLE', url, describe(e), undefined, { cause: e });
-    }
-    if (res.status < 200 || res.status > 299) {
-      ac.abort(); // drop the body; we do not want it
-      throw new SourceError('SOURCE_HTTP_STATUS', url, `HTTP status ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`, res.status);
-    }
-    const declared = Number(res.headers.get('content-length') ?? NaN);
-    if (Number.isFinite(declared) && declared > maxBytes) {
-      ac.abort();
-      throw new SourceError('SOURCE_TOO_LARGE', url, `Content-Length ${declared} is over the ${maxBytes}-byte limit`);
-    }
-
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    if (res.body) {
-      const reader = res.body.getReader();
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          size += value.byteLength;
-          if (size > maxBytes) {
-            ac.abort();
-            throw new SourceError('SOURCE_TOO_LARGE', url, `more than ${maxBytes} bytes (download aborted)`);
-          }
-          chunks.push(value);
-        }
-      } catch (e) {
-        if (e instanceof SourceError) throw e;
-        if (timedOut) throw timeoutError();
-        throw new SourceError('SOURCE_UNREADABLE', url, `reading the body: ${describe(e)}`, undefined, { cause: e });
-      }
-    }
-    const text = Buffer.concat(chunks, size).toString('utf8');
-    const lm = res.headers.get('last-modified');
-    const mtimeMs = lm ? Date.parse(lm) : NaN;
-    return Number.isFinite(mtimeMs) ? { text, origin: url, mtimeMs, size } : { text, origin: url, size };
-  } finally {
-    clearTimeout(timer);
-  }
+  const res = await fetchUrl(url, { timeoutMs, maxBytes });
+  if (res.notModified) throw new SourceError('SOURCE_HTTP_STATUS', url, 'HTTP status 304 to a request that was not conditional', 304);
+  const text = res.body.toString('utf8');
+  const mtimeMs = res.lastModified ? Date.parse(res.lastModified) : NaN;
+  return Number.isFinite(mtimeMs) ? { text, origin: url, mtimeMs, size: res.body.length } : { text, origin: url, size: res.body.length };
 }
 
 /**
