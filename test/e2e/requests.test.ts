@@ -21,6 +21,8 @@ const SOUTH_KIDS = '127.0.0.4';
 const SINKHOLE = '10.9.9.9';
 const CLI = path.resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 const run = promisify(execFile);
+/** Tests that start the CLI several times: each start takes a second or more on a busy 2-core machine. */
+const CLI_TEST_TIMEOUT = 90_000;
 
 const addressOf = async (client: string, port: number, name: string): Promise<string | undefined> =>
   decode(await udpAskFrom(client, port, query(name, 'A'), 3000)).answers.find((a) => a.type === 'A')?.data as string | undefined;
@@ -176,7 +178,7 @@ defaultGroup: kids
     expect(check.stdout).toContain('decision: ALLOW');
     expect(check.stdout).toContain('allowed by approved request #1 (www.games-site.example, for group "kids" at school "North"); it overrides games');
     expect((await cli(['check', 'www.games-site.example', '--client', SOUTH_KIDS, '--admin', admin])).stdout).toContain('decision: BLOCK (games)');
-  });
+  }, CLI_TEST_TIMEOUT);
 
   it('rejects with the CLI, and says clearly when a request is not pending or does not exist', async () => {
     const reject = await cli(['requests', 'reject', '2', '--note', 'a game', '--admin', admin]);
@@ -200,7 +202,7 @@ defaultGroup: kids
     expect(all.stdout).toMatch(/approved \d{4}-\d\d-\d\d \d\d:\d\d by ms-lan, for group "kids" at school "North": "maths lesson"/);
     expect(all.stdout).toMatch(/#2\s+rejected/);
     expect((await cli(['requests', 'list', '--admin', admin])).stdout).toBe('no pending review requests (pending 0, approved 1, rejected 1, revoked 0)\n');
-  });
+  }, CLI_TEST_TIMEOUT);
 
   it('answers the admin API with JSON and 400/404/409 for bad requests', async () => {
     const post = (p: string, body?: string) => fetch(`${admin}${p}`, { method: 'POST', body, headers: body ? { 'content-type': 'application/json' } : {} });
@@ -247,7 +249,7 @@ defaultGroup: kids
     expect(await addressOf(NORTH_KIDS, r.udpPort, 'www.games-site.example')).toBe('192.0.2.1'); // still open: #3 covers kids at every school
     await cli(['requests', 'revoke', '3', '--admin', admin]);
     expect(await addressOf(NORTH_KIDS, r.udpPort, 'www.games-site.example')).toBe(SINKHOLE);
-  });
+  }, CLI_TEST_TIMEOUT);
 
   it('stops the start with a clear error when the state directory cannot be used', async () => {
     const file = path.join(dir, 'a-file');
