@@ -57,7 +57,7 @@ const plainValue = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g,
 function substitute(expr: string, vars: Record<string, string>): string {
   let out = expr;
   for (const [name, range] of Object.entries(RANGES)) out = out.split(`$${name}`).join(range);
-  out = out.replace(/(=~|=)"\$\{?(\w+)\}?"/g, (m, op: string, name: string) => {
+  out = out.replace(/(=~|=)"\$\{?(\w+)\}?"/g, (_m, op: string, name: string) => {
     const v = vars[name];
     if (v === undefined) throw new Error(`unknown variable $${name} in ${expr}`);
     if ((name === 'school') !== (op === '=')) throw new Error(`$${name} used with ${op} in ${expr}`);
