@@ -93,7 +93,7 @@ function describeSource(s: ListSourceView, now: number): string[] {
   const head = `  ${mark} #${s.index} ${s.origin}${s.kind === 'file' ? ' (file)' : ''}`;
   const lines = [head];
   const pad = '           ';
-  const size = (names: number | null, bytes: number | null): string => `${names ?? 0} names${bytes !== null ? ` (${bytesText(bytes)})` : ''}`;
+  const size = (names: number | null, bytes: number | null): string => `${plural(names ?? 0, 'name')}${bytes !== null ? ` (${bytesText(bytes)})` : ''}`;
   if (s.kind === 'file') {
     if (s.state === 'ok') lines.push(`${pad}${size(s.names, s.bytes)}${s.modifiedAt ? `, file modified ${ago(now, s.modifiedAt)}` : ''}`);
     else if (s.error) lines.push(`${pad}${s.error}`);
@@ -183,7 +183,7 @@ async function update(opts: { admin: string; force?: boolean; json?: boolean }):
 
 function sourceLine(s: ListSourceView): string {
   const where = `${s.category} #${s.index} ${s.origin}`;
-  const size = `${s.names ?? 0} names (${bytesText(s.bytes ?? 0)})`;
+  const size = `${plural(s.names ?? 0, 'name')} (${bytesText(s.bytes ?? 0)})`;
   if (s.state === 'ok') return `  ok       ${where}: ${s.lastOutcome === 'not-modified' ? 'not modified' : 'downloaded'}, ${size}`;
   const what = s.lastOutcome === 'refused' ? 'REFUSED' : 'FAILED ';
   const instead = s.state === 'stale' ? `; the saved copy serves: ${size}` : '; no saved copy: nothing from it serves';
@@ -262,6 +262,10 @@ function bytesText(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function shorten(s: string, max: number): string {

@@ -106,13 +106,18 @@ class Builder {
       env: { ...process.env, SCHOOL_DNS_BUILD_RENICE: NICE ? '0' : '1' },
     });
     child.stderr!.on('data', (b: Buffer) => { this.stderr = (this.stderr + String(b)).slice(-4000); });
+    // Only the current child settles requests: one stopped or replaced had its request settled then.
     child.on('message', (res: BuildResponse | PolicyResponse | FetchResponse | FetchProgress) => {
+      if (this.child !== child) return;
       if ('kind' in res && res.kind === 'progress') this.onProgress?.(res);
       else this.settle(null, res as BuildResponse | PolicyResponse | FetchResponse);
     });
-    child.on('error', (e) => this.settle(new BuildError(`the list builder could not start: ${e.message}`, { cause: e })));
+    child.on('error', (e) => {
+      if (this.child === child) this.settle(new BuildError(`the list builder could not start: ${e.message}`, { cause: e }));
+    });
     child.on('exit', (code, signal) => {
-      if (this.child === child) this.child = null;
+      if (this.child !== child) return;
+      this.child = null;
       this.settle(new BuildError(`the list builder exited (${signal ?? `code ${code}`}) before finishing${this.stderr ? `: ${this.stderr.trim()}` : ''}`));
     });
     // The builder must never keep the server alive, nor be left behind by it.
@@ -144,6 +149,7 @@ class Builder {
     const child = this.child;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
+        if (this.child === child) this.child = null;
         child.kill('SIGKILL'); // a stuck builder is replaced by a fresh one next time
         this.settle(new BuildError(`building the lists took longer than ${timeoutMs / 1000} s`));
       }, timeoutMs);
@@ -156,8 +162,10 @@ class Builder {
   }
 
   stop(): void {
-    this.child?.kill('SIGTERM');
+    const child = this.child;
     this.child = null;
+    child?.kill('SIGTERM');
+    this.settle(new BuildError('the list builder was stopped'));
   }
 }
 

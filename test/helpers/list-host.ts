@@ -16,7 +16,9 @@ export type HostMode =
   /** Sends the headers and part of the body, then resets the connection. */
   | 'reset'
   /** Streams list lines without a Content-Length until the client goes away. */
-  | 'endless';
+  | 'endless'
+  /** The list (200, with Content-Length) in 12 pieces over about a second. */
+  | 'slow';
 
 export interface Served {
   body: string;
@@ -147,7 +149,23 @@ export class ListHost {
       headers['content-encoding'] = 'gzip';
     }
     headers['content-length'] = String(data.length);
-    res.writeHead(200, headers).end(data);
+    if (mode !== 'slow') {
+      res.writeHead(200, headers).end(data);
+      return;
+    }
+    res.writeHead(200, headers);
+    const piece = Math.ceil(data.length / 12);
+    let off = 0;
+    const tick = setInterval(() => {
+      if (res.destroyed) return clearInterval(tick);
+      res.write(data.subarray(off, off + piece));
+      off += piece;
+      if (off >= data.length) {
+        clearInterval(tick);
+        res.end();
+      }
+    }, 80);
+    res.on('close', () => clearInterval(tick));
   }
 
   async close(): Promise<void> {
