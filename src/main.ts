@@ -120,6 +120,8 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
       hasUrlSources: () => m.state?.policy.sources.some((c) => c.specs.some((s) => s.url !== undefined)) ?? false,
     });
     refresher.start();
+    // Saved copies of URL lists served the start: ask their hosts now, in the background.
+    if (m.urls.hasPending()) void m.reload();
   } else {
     log.warn('filtering is off (policy.file is null): every name resolves');
   }

@@ -100,7 +100,9 @@ function describeSource(s: ListSourceView, now: number): string[] {
     return lines;
   }
   if (s.state === 'pending') {
-    lines.push(`${pad}not fetched yet`);
+    lines.push(s.copy
+      ? `${pad}serving the saved copy until the list host answers: ${size(s.copy.names, s.copy.size)}, downloaded ${ago(now, s.copy.fetchedAt)}`
+      : `${pad}not fetched yet`);
     return lines;
   }
   if (s.state === 'ok') {

@@ -133,7 +133,8 @@ export class FilterManager {
     // URL sources are fetched first (conditionally, in the builder process): when every one is
     // "not modified" (or still failing, its saved copy serving) nothing needs rebuilding.
     const urlSources = urlSourcesOf(policy);
-    const urls: UrlFetchSettings = { ...this.urlSettings, force: this.forceNext };
+    // At startup, saved copies serve at once (the server then reloads in the background to ask the hosts).
+    const urls: UrlFetchSettings = { ...this.urlSettings, force: this.forceNext, preferCopy: initial };
     this.forceNext = false;
     let urlIds: string | undefined;
     if (urlSources.length > 0) {

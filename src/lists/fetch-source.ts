@@ -25,6 +25,11 @@ export interface UrlFetchSettings {
   readonly maxRedirects: number;
   /** Accept a download that fails the sanity checks (shrunk by more than half, mostly not list lines). */
   readonly force: boolean;
+  /**
+   * Use a saved copy as it is, without asking the list host: the first load at startup, so the
+   * server never waits for the network when it has something to serve (a refresh follows at once).
+   */
+  readonly preferCopy?: boolean;
 }
 
 /** What a FilterManager uses when it is given nothing: no copies kept, the defaults of the `lists` config section. */
@@ -36,8 +41,11 @@ export const DEFAULT_URL_SETTINGS: Omit<UrlFetchSettings, 'force'> = Object.free
   maxRedirects: 5,
 });
 
-/** ok: the list host answered with a good list (or "not modified"); stale: it failed, the saved copy serves; failing: it failed and nothing serves. */
-export type UrlState = 'ok' | 'stale' | 'failing';
+/**
+ * ok: the list host answered with a good list (or "not modified"); stale: it failed, the saved
+ * copy serves; failing: it failed and nothing serves; pending: not asked yet (the saved copy serves).
+ */
+export type UrlState = 'ok' | 'stale' | 'failing' | 'pending';
 
 export interface UrlReport {
   readonly category: string;
@@ -46,7 +54,8 @@ export interface UrlReport {
   /** When this attempt started (Unix ms). */
   readonly attemptAt: number;
   readonly durationMs: number;
-  readonly outcome: 'updated' | 'not-modified' | 'refused' | 'failed';
+  /** saved-copy: the host was not asked (preferCopy). */
+  readonly outcome: 'updated' | 'not-modified' | 'refused' | 'failed' | 'saved-copy';
   readonly state: UrlState;
   /** HTTP status of the list host's answer, when one came. */
   readonly status: number | null;
@@ -168,6 +177,14 @@ export async function prepareUrlSource(
       names: meta?.names ?? null, bytes: meta?.size ?? null, wireBytes, copy: copyOf(meta), id: meta?.sha256 ?? null, saveError: null,
     };
   };
+
+  if (settings.preferCopy && meta) {
+    prepared.set(key(s.url, s.format), { kind: 'copy', mtimeMs: copyMtime(meta) });
+    return {
+      ...base, durationMs: 0, outcome: 'saved-copy', state: 'pending', status: null, code: null, error: null,
+      names: meta.names, bytes: meta.size, wireBytes: 0, copy: copyOf(meta), id: meta.sha256, saveError: null,
+    };
+  }
 
   let res;
   try {

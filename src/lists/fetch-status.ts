@@ -13,8 +13,8 @@ export interface UrlSourceStatus {
   readonly index: number;
   readonly url: string;
   readonly format: string;
-  /** pending: not tried since the server started. */
-  readonly state: UrlState | 'pending';
+  /** pending: not asked since the server started (its saved copy, if any, serves). */
+  readonly state: UrlState;
   readonly lastAttemptAt: number | null;
   /** When the list host last gave a good list or said it had not changed (from the saved copy after a restart). */
   readonly lastSuccessAt: number | null;
@@ -128,10 +128,27 @@ export class UrlSources {
     for (const c of [this.failures, this.up, this.lastSuccess, this.names]) c.retain(series(c));
   }
 
+  /** Whether a source serves its saved copy without the list host having been asked yet. */
+  hasPending(): boolean {
+    return this.status().some((s) => s.state === 'pending' && s.copy !== null);
+  }
+
   private record(r: UrlReport): void {
     const k = keyOf(r);
     const prev = this.byKey.get(k);
     if (!prev) return;
+    const label = [r.category, String(r.index)];
+    if (r.outcome === 'saved-copy') {
+      // Not an attempt: the saved copy serves until the host is asked, right after startup.
+      const copy = r.copy!;
+      this.byKey.set(k, { ...prev, names: r.names, bytes: r.bytes, copy, lastSuccessAt: prev.lastSuccessAt ?? copy.checkedAt });
+      this.names.series(...label).value = r.names ?? 0;
+      this.lastSuccess.series(...label).value = (prev.lastSuccessAt ?? copy.checkedAt) / 1000;
+      this.log.info('list served from its saved copy until the list host answers', {
+        category: r.category, source: r.index, url: r.url, names: r.names, copyFrom: new Date(copy.fetchedAt).toISOString(),
+      });
+      return;
+    }
     const ok = r.state === 'ok';
     const now = Date.now();
     const next: UrlSourceStatus = {
@@ -150,7 +167,6 @@ export class UrlSources {
       consecutiveFailures: ok ? 0 : prev.consecutiveFailures + 1,
     };
     this.byKey.set(k, next);
-    const label = [r.category, String(r.index)];
     if (!ok) this.failures.series(...label).value += 1;
     this.up.series(...label).value = ok ? 1 : 0;
     this.lastSuccess.series(...label).value = (next.lastSuccessAt ?? 0) / 1000;

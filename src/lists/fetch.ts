@@ -77,9 +77,10 @@ export async function fetchUrl(url: string, opts: FetchOptions): Promise<FetchRe
   }
 }
 
+/** A header's value, when it is short printable ASCII (validators are sent back as they came). */
 function header(res: http.IncomingMessage, name: string): string | null {
   const v = res.headers[name];
-  return typeof v === 'string' && v !== '' && v.length <= 1024 ? v : null;
+  return typeof v === 'string' && v !== '' && v.length <= 1024 && /^[\t\x20-\x7e]+$/.test(v) ? v : null;
 }
 
 /** Parses `text` (relative to `base`, for a Location header) and allows http and https only. */
@@ -144,7 +145,8 @@ function exchange(origin: string, target: URL, opts: FetchOptions, deadline: num
 function readBody(origin: string, res: http.IncomingMessage, opts: FetchOptions, deadline: number): Promise<{ body: Buffer; wireBytes: number }> {
   const max = opts.maxBytes;
   const encoding = (header(res, 'content-encoding') ?? 'identity').toLowerCase().trim();
-  const declared = Number(res.headers['content-length'] ?? NaN);
+  const cl = res.headers['content-length'];
+  const declared = cl !== undefined && /^\d{1,15}$/.test(cl) ? Number(cl) : NaN;
   if (encoding === 'identity' && Number.isFinite(declared) && declared > max) {
     res.destroy();
     return Promise.reject(new SourceError('SOURCE_TOO_LARGE', origin, `Content-Length ${declared} is over the ${max}-byte limit`));

@@ -68,6 +68,21 @@ describe('URL sources with an on-disk copy', () => {
     expect((await urlSourceText(host.url(p), 'plain', settings)).text).toBe(plainList(6));
   });
 
+  it('at startup (preferCopy) serves a saved copy without asking the host, and asks when there is none', async () => {
+    host.set('/p.txt', { body: plainList(7) });
+    const good = await prepareUrlSource(ref('/p.txt'), settings);
+    host.mode('/p.txt', 'hang');
+    const asked = host.requestsFor('/p.txt').length;
+    const t0 = Date.now();
+    const r = await prepareUrlSource(ref('/p.txt'), { ...settings, preferCopy: true });
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(r).toMatchObject({ outcome: 'saved-copy', state: 'pending', names: 7, id: good.id, status: null });
+    expect(host.requestsFor('/p.txt')).toHaveLength(asked);
+    expect((await urlSourceText(host.url('/p.txt'), 'plain', settings)).text).toBe(plainList(7));
+    host.set('/q.txt', { body: plainList(2) });
+    expect(await prepareUrlSource(ref('/q.txt'), { ...settings, preferCopy: true })).toMatchObject({ outcome: 'updated', state: 'ok' });
+  });
+
   it('with no copy, a failure leaves nothing to serve, and the build is told why', async () => {
     host.set('/never.txt', { body: 'x', mode: 'error' });
     const r = await prepareUrlSource(ref('/never.txt'), settings);

@@ -62,6 +62,13 @@ describe('fetchUrl', () => {
     expect(r.notModified).toBe(false);
   });
 
+  it('keeps no validator that could not be sent back as it came (not printable ASCII)', async () => {
+    host.set('/odd.txt', { body: plainList(1), etag: '"caf\xe9"' });
+    const r = await fetchUrl(host.url('/odd.txt'), BASE);
+    expect(r.etag).toBeNull();
+    expect(r.lastModified).toBe(FIXED_LAST_MODIFIED);
+  });
+
   it('decodes a gzip Content-Encoding, counting the bytes on the wire', async () => {
     const body = plainList(2000);
     host.set('/z.txt', { body, gzip: true });
