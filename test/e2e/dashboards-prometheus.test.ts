@@ -3,8 +3,9 @@
 // query, every template variable and every alert expression is evaluated through
 // Prometheus's HTTP API and must return data. Traffic comes from two age groups of one
 // school (real UDP from distinct loopback addresses), with blocked, cached and failing
-// (SERVFAIL) names; one reload fails on purpose. A second scrape target is a closed port,
-// so "resolver down" has something to catch. `promtool` checks and unit-tests the rules.
+// (SERVFAIL) names; one category's list is downloaded from a list host on loopback, which
+// then fails, and one reload fails on purpose. A second scrape target is a closed port, so
+// "resolver down" has something to catch. `promtool` checks and unit-tests the rules.
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { collectDefaultMetrics } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
 import { udpAskFrom } from '../helpers/client';
+import { ListHost } from '../helpers/list-host';
 import { query, rcodeOf } from '../helpers/packets';
 import { startTestResolver, TestResolver } from '../helpers/resolver';
 import { ScriptedUpstream } from '../helpers/upstream';
@@ -103,6 +105,48 @@ function withBool(expr: string): string {
   return out;
 }
 
+/** The operands of the top-level `and` / `or` / `unless` of an expression (itself when there is none). */
+function operands(expr: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let braces = 0;
+  let quote: string | null = null;
+  let start = 0;
+  for (let i = 0; i < expr.length; i++) {
+    const c = expr[i];
+    if (quote !== null) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = null;
+      continue;
+    }
+    if (c === '"' || c === "'" || c === '`') quote = c;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '{') braces++;
+    else if (c === '}') braces--;
+    else if (depth === 0 && braces === 0) {
+      const m = /^\s(and|or|unless)\s+((on|ignoring)\s*\([^)]*\)\s*)?/.exec(expr.slice(i));
+      if (m) {
+        out.push(expr.slice(start, i).trim());
+        start = i + m[0].length;
+        i = start - 1;
+      }
+    }
+  }
+  out.push(expr.slice(start).trim());
+  return out;
+}
+
+describe('operands', () => {
+  it.each([
+    ['a > 1', ['a > 1']],
+    ['a / b > 0.05 and c > 0.2', ['a / b > 0.05', 'c > 0.2']],
+    ['x{k="a or b"} > y or min by (i) (z) == 0', ['x{k="a or b"} > y', 'min by (i) (z) == 0']],
+    ['time() - min by (j) ({__name__=~"a|b"} > 0) > 5', ['time() - min by (j) ({__name__=~"a|b"} > 0) > 5']],
+    ['a unless on (i) b', ['a', 'b']],
+  ])('%s', (input, expected) => expect(operands(input)).toEqual(expected));
+});
+
 describe('withBool', () => {
   it.each([
     ['up{job="a"} == 0', 'up{job="a"} == bool 0'],
@@ -158,6 +202,7 @@ describe('Grafana dashboards: structure', () => {
 describe('dashboards and alert rules against a real Prometheus scraping school-dns', () => {
   let dir: string;
   let upstream: ScriptedUpstream;
+  let listHost: ListHost;
   let r: TestResolver;
   let prom: ChildProcess | null = null;
   let promUrl = '';
@@ -210,11 +255,12 @@ describe('dashboards and alert rules against a real Prometheus scraping school-d
     dir = mkdtempSync(path.join(tmpdir(), 'school-dns-prom-'));
     mkdirSync(path.join(dir, 'lists'));
     writeFileSync(path.join(dir, 'lists', 'adult.txt'), 'adult-site.example\n');
-    writeFileSync(path.join(dir, 'lists', 'games.txt'), 'games-site.example\n');
+    listHost = await ListHost.start();
+    listHost.set('/games.txt', { body: 'games-site.example\n' });
     writeFileSync(path.join(dir, 'policy.yaml'), `
 categories:
   adult: { sources: [lists/adult.txt] }
-  games: { sources: [lists/games.txt] }
+  games: { sources: [{ url: "${listHost.url('/games.txt')}", format: plain }] }
 groups:
   kids: { block: [adult, games] }
   teachers: { block: [adult] }
@@ -276,10 +322,14 @@ scrape_configs:
     await waitFor('the first scrape', async () => (await scalar(`up{instance="${live}"}`)) === 1);
 
     await wave();
+    // The list host fails: the reload keeps the saved copy of its list.
+    listHost.mode('/games.txt', 'error');
+    expect((await r.reload())!.ok).toBe(true);
     writeFileSync(path.join(dir, 'policy.yaml'), 'groups: [');
     expect((await r.reload())!.ok).toBe(false); // the previous lists keep serving
     await waitFor('a scrape after the first wave', async () => (await scalar(`sum(school_dns_queries_total{instance="${live}"})`)) >= sent
-      && (await scalar(`school_dns_list_reloads_total{instance="${live}",result="failed"}`)) === 1);
+      && (await scalar(`school_dns_list_reloads_total{instance="${live}",result="failed"}`)) === 1
+      && (await scalar(`school_dns_list_source_up{instance="${live}",category="games"}`)) === 0);
     await wave();
     await waitFor('a scrape after the second wave', async () => (await scalar(`sum(school_dns_queries_total{instance="${live}"})`)) >= sent);
   }, 60_000);
@@ -294,6 +344,7 @@ scrape_configs:
     }
     await r?.close();
     await upstream?.close();
+    await listHost?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 15_000);
 
@@ -342,10 +393,13 @@ scrape_configs:
       const loaded = ((await api('/api/v1/rules')) as { groups: { rules: { name: string; health: string; lastEvaluation: string }[] }[] }).groups.flatMap((g) => g.rules);
       return loaded.length === rules.length && loaded.every((x) => x.health === 'ok' && !x.lastEvaluation.startsWith('0001'));
     });
+    // The whole expression, and each operand of its and/or on its own, for this resolver.
     const empty: string[] = [];
     for (const rule of rules) {
-      const result = await instant(withBool(rule.expr));
-      if (!result.some((s) => Number.isFinite(Number(s.value[1])) && s.metric.instance === live)) empty.push(`${rule.alert}: ${withBool(rule.expr)} -> ${JSON.stringify(result)}`);
+      for (const expr of [rule.expr, ...operands(rule.expr)].map(withBool)) {
+        const result = await instant(expr);
+        if (!result.some((s) => Number.isFinite(Number(s.value[1])) && s.metric.instance === live)) empty.push(`${rule.alert}: ${expr} -> ${JSON.stringify(result)}`);
+      }
     }
     expect(empty).toEqual([]);
   });
