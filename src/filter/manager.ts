@@ -168,8 +168,11 @@ export class FilterManager {
       return fail((e as Error).message);
     }
     const broken = built.sources.filter((s) => s.error);
-    if (broken.length > 0 && !initial) {
-      return fail(`${broken.length} list source(s) could not be read: ${broken.map((s) => `${s.origin}: ${s.error}`).join('; ')}`, built.sources);
+    // A URL source that gave nothing before either (new, or never reachable, so no saved copy)
+    // does not hold the other lists back: its category goes on without it, as at startup.
+    const lost = broken.filter((s) => !/^https?:\/\//i.test(s.origin) || prev?.sources.some((p) => p.category === s.category && p.origin === s.origin && !p.error));
+    if (lost.length > 0 && !initial) {
+      return fail(`${lost.length} list source(s) could not be read: ${lost.map((s) => `${s.origin}: ${s.error}`).join('; ')}`, built.sources);
     }
     const next: FilterState = {
       policy, trie: built.trie, sources: built.sources, entriesPerCategory: built.entriesPerCategory,

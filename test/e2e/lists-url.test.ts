@@ -277,12 +277,24 @@ describe('a URL source that has never worked', () => {
     expect(r.filter!.state!.trie.nameCount).toBe(11);
   });
 
-  it('when a list file changes meanwhile, the rebuild fails on the missing source and the lists that serve stay', async () => {
+  it('does not hold back a rebuild for the other lists: a list file that changed is taken in', async () => {
     writeFileSync(path.join(dir, 'lists', 'games.txt'), 'games-site.example\nmore-games.example\n');
     const out = await cli(['lists', 'update', '--admin', `http://127.0.0.1:${r.adminPort}`]);
     expect(out.code).toBe(5);
-    expect(out.stdout).toMatch(/The reload FAILED; the previous lists keep serving: .*extra\.txt/);
-    expect(r.filter!.state!.trie.nameCount).toBe(11);
+    expect(out.stdout).toMatch(/FAILED\s+extra #0 /);
+    expect(out.stdout).toMatch(/Lists rebuilt in [\d.]+ s: 12 names\./);
+    expect(r.filter!.state!.trie.nameCount).toBe(12);
+  });
+
+  it('but a URL source that served before and now has nothing (its copy gone) fails the reload: the old lists stay', async () => {
+    // adult served from the start; take its copy away, then its host.
+    rmSync(path.join(dir, 'state', 'lists'), { recursive: true, force: true });
+    host.mode(ADULT, 'error');
+    writeFileSync(path.join(dir, 'lists', 'games.txt'), 'games-site.example\n');
+    const out = await cli(['lists', 'update', '--admin', `http://127.0.0.1:${r.adminPort}`]);
+    expect(out.code).toBe(5);
+    expect(out.stdout).toMatch(/The reload FAILED; the previous lists keep serving: .*adult\.txt/);
+    expect(r.filter!.state!.trie.nameCount).toBe(12);
   });
 
   it('answers a wrong --force value and an unknown admin address with what to do', async () => {
