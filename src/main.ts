@@ -78,11 +78,11 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
       caseRandomisation: config.resolver.caseRandomisation,
       timeoutMs: config.resolver.timeoutMs,
       totalTimeoutMs: config.resolver.totalTimeoutMs,
-      ttlPolicy: config.cache,
-      observe: (e) => metrics.recursorEvent(e.kind, e.kind === 'limit' ? e.limit : e.kind === 'query' ? e.transport : ''),
       limits: config.resolver.limits,
       serveStale: config.resolver.serveStale.enabled ? config.resolver.serveStale : false,
       prefetch: config.resolver.prefetch.enabled ? config.resolver.prefetch : false,
+      ttlPolicy: config.cache,
+      observe: (e) => metrics.recursorEvent(e.kind, e.kind === 'limit' ? e.limit : e.kind === 'query' ? e.transport : ''),
     });
     resolver = recursor;
   } else {
@@ -215,7 +215,7 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
         lists: manager?.state ? { names: manager.state.trie.nameCount, builtAt: new Date(manager.state.builtAt).toISOString() } : null,
         blockPage: blockPage?.health() ?? null,
         queryLog: queryLog.log?.health() ?? null,
-      }), log, routes);
+      }), log, routes, config.admin.token);
       await admin.start();
     }
   } catch (e) {

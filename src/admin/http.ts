@@ -1,4 +1,5 @@
 // The admin endpoint: /metrics for Prometheus, /healthz for load balancers and systemd.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { HostPort } from '../config/types';
 import type { Logger } from '../log/logger';
@@ -27,7 +28,21 @@ export class AdminServer {
     private readonly health: () => Health,
     private readonly log: Logger,
     private readonly routes: Routes = new Map(),
-  ) {}
+    /** When set, every request but GET/HEAD /healthz must carry "Authorization: Bearer <token>". */
+    token: string | null = null,
+  ) {
+    this.tokenDigest = token === null ? null : digest(token);
+  }
+
+  private readonly tokenDigest: Buffer | null;
+
+  /** Whether the request carries the token (compared in constant time), or none is needed. */
+  private authorized(req: http.IncomingMessage, path: string): boolean {
+    if (this.tokenDigest === null) return true;
+    if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) return true; // load balancers, systemd
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    return m !== null && timingSafeEqual(digest(m[1]), this.tokenDigest);
+  }
 
   start(): Promise<void> {
     const server = http.createServer((req, res) => {
@@ -57,6 +72,11 @@ export class AdminServer {
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
     const path = url.pathname;
+    if (!this.authorized(req, path)) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer realm="school-dns admin"', 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'this admin API needs its token: send "Authorization: Bearer <token>" (the school-dns commands read it from SCHOOL_DNS_ADMIN_TOKEN_FILE or SCHOOL_DNS_ADMIN_TOKEN)' }) + '\n');
+      return;
+    }
     const route = this.find(`${req.method}`, path);
     if (route) {
       const { status, body, stream } = await route(url, req);
@@ -112,4 +132,8 @@ export class AdminServer {
       this.server = null;
     });
   }
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }

@@ -2,7 +2,7 @@
 // school-dns gave, and fetching the URL sources now, with progress, through its admin API.
 import { Command, Option } from 'commander';
 import type { ListSourceView, ListsStatusBody, ListsUpdateEvent } from '../lists/fetch-routes';
-import { adminRequest, AdminUnreachable } from './admin-client';
+import { adminHeaders, adminRequest, AdminUnreachable } from './admin-client';
 
 /** Exit codes of the lists commands (4, the admin API unreachable, comes from the shared wrapper). */
 export const LISTS_EXIT = { ok: 0, failed: 1, unreachable: 4, sourcesFailing: 5 } as const;
@@ -201,7 +201,7 @@ async function adminStream(base: string, pathAndQuery: string, onEvent: (e: List
   let res: Response;
   try {
     // Large lists on slow links take a while; the server's own timeouts end a stuck download.
-    res = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(3_600_000) });
+    res = await fetch(url, { method: 'POST', headers: adminHeaders(), signal: AbortSignal.timeout(3_600_000) });
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
     throw new AdminUnreachable(`cannot reach school-dns at ${base} (${cause}). Is it running? Is --admin right (the admin.listen address in its configuration)?`, { cause: e });

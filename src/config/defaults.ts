@@ -17,6 +17,8 @@ export interface ConfigInput {
   readonly admin: {
     /** As server.listen, port defaulting to 9153; null disables the admin endpoint. */
     readonly listen: string | null;
+    /** A file holding the token the admin API then requires (relative to the configuration file); needed off loopback. */
+    readonly tokenFile: string | null;
   };
   readonly resolver: {
     readonly mode: 'recursive' | 'forward';
@@ -135,6 +137,7 @@ export const DEFAULTS: ConfigInput = deepFreeze({
   },
   admin: {
     listen: '127.0.0.1:9153',
+    tokenFile: null,
   },
   resolver: {
     mode: 'recursive',

@@ -67,7 +67,7 @@ export function describeConfig(c: Config): Record<string, unknown> {
   return {
     source: c.source,
     server: { listen: c.server.listen.map(formatHostPort), tcp: { ...c.server.tcp } },
-    admin: { listen: c.admin.listen === null ? null : formatHostPort(c.admin.listen) },
+    admin: { listen: c.admin.listen === null ? null : formatHostPort(c.admin.listen), tokenFile: c.admin.tokenFile }, // never the token itself
     resolver: {
       mode: c.resolver.mode,
       upstreams: c.resolver.upstreams.map(formatHostPort),
@@ -141,7 +141,13 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
   const blockPageHttps = blockPage.section('https');
 
   const listen = server.get('listen', addressList(53));
+  const configDir = source !== DEFAULT_SOURCE ? dirname(resolvePath(source)) : PACKAGE_ROOT;
   const adminListen = admin.get('listen', nullable(address(9153)));
+  const adminTokenFile = admin.get('tokenFile', nullable(filePath(configDir)));
+  const adminToken = adminTokenFile ? readToken(admin, adminTokenFile) : null;
+  if (adminListen && !adminTokenFile && !isLoopback(adminListen.host)) {
+    admin.problem('listen', `is not a loopback address: anyone who reaches it could reload, flush or approve; set admin.tokenFile to a file holding a long random token (e.g. made with: openssl rand -hex 32)`);
+  }
   const timeoutMs = resolver.get('timeoutMs', integer(1, MAX_TIMER_MS));
   const totalTimeoutMs = resolver.get('totalTimeoutMs', integer(1, MAX_TIMER_MS));
   const minTtl = cache.get('minTtl', integer(0, MAX_TTL));
@@ -149,7 +155,6 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
   const sinkholeIPv4 = blocking.get('sinkholeIPv4', nullable(ipLiteral(4)));
   const sinkholeIPv6 = blocking.get('sinkholeIPv6', nullable(ipLiteral(6)));
   const pageListen = blockPage.get('listen', nullable(addressList(80)));
-  const configDir = source !== DEFAULT_SOURCE ? dirname(resolvePath(source)) : PACKAGE_ROOT;
   const pageHttps = {
     mode: blockPageHttps.get('mode', oneOf(HTTPS_MODES)),
     port: blockPageHttps.get('port', integer(1, 65535)),
@@ -168,7 +173,7 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
         maxPipelined: tcp.get('maxPipelined', integer(1, MAX_INT)),
       },
     },
-    admin: { listen: adminListen },
+    admin: { listen: adminListen, tokenFile: adminTokenFile, token: adminToken },
     resolver: {
       mode: resolver.get('mode', oneOf(MODES)),
       upstreams: resolver.get('upstreams', addressList(53)),
@@ -292,6 +297,28 @@ function sinkholeAddresses(v4: string | null | undefined, v6: string | null | un
   if (v4 && v4 !== '0.0.0.0') out.push({ host: v4, port: 80, family: 4 });
   if (v6 && comparable({ host: v6, port: 80, family: 6 }) !== '[::]') out.push({ host: v6, port: 80, family: 6 });
   return out;
+}
+
+/** 127.0.0.0/8, ::1 and ::ffff:127.x.y.z: only this machine can reach them. */
+function isLoopback(host: string): boolean {
+  return /^127\./.test(host) || host === '::1' || /^::ffff:127\./i.test(host);
+}
+
+/** The admin token from its file: one line, at least 16 characters, no spaces. */
+function readToken(admin: Section, path: string): string | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    admin.problem('tokenFile', `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    return null;
+  }
+  const token = text.trim();
+  if (token.length < 16 || /\s/.test(token)) {
+    admin.problem('tokenFile', 'must hold one token of at least 16 characters without spaces (e.g. made with: openssl rand -hex 32)');
+    return null;
+  }
+  return token;
 }
 
 /** The block page's checks between keys: TLS files for mode tls, no port shared with DNS, admin or itself. */

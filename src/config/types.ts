@@ -26,7 +26,13 @@ export interface Config {
     };
   };
   /** The admin HTTP endpoint (/metrics, /healthz); null when disabled. */
-  readonly admin: { readonly listen: HostPort | null };
+  readonly admin: {
+    readonly listen: HostPort | null;
+    /** Where the token came from (for messages), or null when the admin API needs none. */
+    readonly tokenFile: string | null;
+    /** The token every admin request but /healthz must carry (Authorization: Bearer), read from tokenFile at load. */
+    readonly token: string | null;
+  };
   readonly resolver: {
     /** recursive: iterate from the root servers; forward: ask `upstreams`. */
     readonly mode: 'recursive' | 'forward';

@@ -122,7 +122,7 @@ describe('parseConfig: defaults and merging', () => {
   });
 
   it('uses the default port of each kind of address', () => {
-    const c = parseConfig('server:\n  listen: ["10.0.0.1"]\nadmin:\n  listen: "10.0.0.1"\nresolver:\n  upstreams: ["::1"]\n', FILE);
+    const c = parseConfig('server:\n  listen: ["10.0.0.1"]\nadmin:\n  listen: "127.0.0.2"\nresolver:\n  upstreams: ["::1"]\n', FILE);
     expect(c.server.listen[0]!.port).toBe(53);
     expect(c.admin.listen!.port).toBe(9153);
     expect(c.resolver.upstreams[0]).toEqual({ host: '::1', port: 53, family: 6 });
@@ -475,7 +475,7 @@ describe('describeConfig', () => {
     expect(d).toEqual({
       source: '<embedded default>',
       server: { listen: ['127.0.0.1:5353', '[::1]:5353'], tcp: { idleTimeoutMs: 10000, maxConnections: 1000, maxPipelined: 64 } },
-      admin: { listen: '127.0.0.1:9153' },
+      admin: { listen: '127.0.0.1:9153', tokenFile: null },
       resolver: {
         mode: 'recursive',
         upstreams: ['1.1.1.1:53', '9.9.9.9:53', '[2606:4700:4700::1111]:53', '[2620:fe::fe]:53'],
@@ -502,7 +502,7 @@ describe('describeConfig', () => {
   });
 
   it('shows a disabled admin endpoint as null', () => {
-    expect(describeConfig(parseConfig('admin:\n  listen: null\n', FILE)).admin).toEqual({ listen: null });
+    expect(describeConfig(parseConfig('admin:\n  listen: null\n', FILE)).admin).toEqual({ listen: null, tokenFile: null });
   });
 });
 
