@@ -117,7 +117,10 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
     const m = manager;
     refresher = new ListRefresher({
       intervalMs: config.lists.refreshIntervalMs, jitter: config.lists.refreshJitter, log, reload: () => m.reload(),
-      hasUrlSources: () => m.state?.policy.sources.some((c) => c.specs.some((s) => s.url !== undefined)) ?? false,
+      // Every period, whatever the sources: URL lists are fetched (conditionally), edited list
+      // files are picked up without a SIGHUP, and an unchanged policy costs a few stat() calls.
+      // Each reload also dates the lists' freshness, which the stale-lists alert watches.
+      hasUrlSources: () => true,
     });
     refresher.start();
     // Saved copies of URL lists served the start: ask their hosts now, in the background.

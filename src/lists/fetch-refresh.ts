@@ -68,7 +68,7 @@ export class ListRefresher {
     this.timer = null;
     if (this.stopped) return;
     if (this.opts.hasUrlSources()) {
-      this.opts.log.info('refreshing the URL list sources', { everySeconds: Math.round(this.opts.intervalMs! / 1000) });
+      this.opts.log.info('refreshing the lists', { everySeconds: Math.round(this.opts.intervalMs! / 1000) });
       try {
         const r = await this.opts.reload();
         // A failed reload has logged why; the old lists serve and the next period tries again.
