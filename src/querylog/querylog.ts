@@ -1,9 +1,10 @@
 // The query log on the server's side: record() is called once per answered query and, for a
 // query worth logging (blocked ones; every one with queryLog.allQueries), puts a small record
 // into a bounded queue. Every flushMs, or when a batch is full, the queue's records go to the
-// writer thread (worker.ts) in one message; the writer owns the SQLite database. The event loop
-// never waits for the disk: when the writer falls behind and the queue is full, records are
-// dropped and counted (school_dns_querylog_records_total{result="dropped"}).
+// writer thread (worker.ts) in one message (typed arrays transferred, not copied); the writer
+// owns the SQLite database. The event loop never waits for the disk: when the writer is stuck
+// and the queue is full, records are dropped and counted
+// (school_dns_querylog_records_total{result="dropped"}).
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Registry } from 'prom-client';
@@ -14,7 +15,7 @@ import type { Metrics } from '../metrics/metrics';
 import { FastCounter } from '../metrics/fast';
 import { DECISION_ALLOW } from '../policy/policy';
 import type { ClientMode } from './privacy';
-import { ACTION_ALLOWED, ACTION_BLOCKED, ACTION_PASSED, RecordQueue } from './queue';
+import { ACTION_ALLOWED, ACTION_BLOCKED, ACTION_PASSED, RecordQueue, transferables } from './queue';
 import type { ReportData, ReportQuery } from './store';
 import type { FromWorker, ToWorker, WorkerConfig } from './worker';
 
@@ -41,6 +42,10 @@ export interface QueryLogOptions {
   /** Time between retention passes (default one hour; one runs at start too). */
   readonly retentionIntervalMs?: number;
   readonly retentionChunk?: number;
+  /** The writer writes what it took at least this often (default 1000 ms; see aggregate.ts). */
+  readonly windowMs?: number;
+  /** ... and as soon as it holds this many distinct rows (default 10000). */
+  readonly maxRows?: number;
 }
 
 /** The log cannot be opened or written at all. Branch on `code`. */
@@ -89,6 +94,8 @@ export class QueryLog implements QuerySink {
   private nextId = 0;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private lastErrorLog = 0;
+  /** Records the writer took and has not written yet (in its aggregator). */
+  private held = 0;
   private closed: Promise<void> | null = null;
 
   private constructor(private readonly opts: QueryLogOptions) {
@@ -125,7 +132,7 @@ export class QueryLog implements QuerySink {
     return this.counts.value(RESULT_FAILED);
   }
 
-  /** Records waiting: buffered here or handed to the writer and not yet written. */
+  /** Records waiting: buffered here, or handed to the writer and not yet taken by it. */
   get pending(): number {
     return this.queue.pending;
   }
@@ -159,7 +166,7 @@ export class QueryLog implements QuerySink {
   flush(): void {
     if (!this.up || this.worker === null) return;
     const batch = this.queue.take(Date.now() - performance.now());
-    if (batch !== null) this.post({ type: 'batch', batch });
+    if (batch !== null) this.worker.postMessage({ type: 'batch', batch } satisfies ToWorker, transferables(batch));
   }
 
   /** Blocked names and categories per school and group, from the writer. */
@@ -176,7 +183,7 @@ export class QueryLog implements QuerySink {
   health(): Record<string, unknown> {
     return {
       ok: this.up, path: this.opts.path, allQueries: this.all, retentionDays: this.opts.retentionDays,
-      pending: this.queue.pending, written: this.written, dropped: this.dropped, failed: this.failed,
+      pending: this.queue.pending, unwritten: this.held, written: this.written, dropped: this.dropped, failed: this.failed,
     };
   }
 
@@ -242,6 +249,8 @@ export class QueryLog implements QuerySink {
       retentionDays: this.opts.retentionDays,
       retentionIntervalMs: this.opts.retentionIntervalMs ?? 3_600_000,
       retentionChunk: this.opts.retentionChunk ?? 5000,
+      windowMs: this.opts.windowMs ?? 1000,
+      maxRows: this.opts.maxRows ?? 10_000,
     };
     const log = this.opts.log;
     const w = new Worker(workerPath(), { workerData: cfg, stdout: false, stderr: false });
@@ -268,16 +277,20 @@ export class QueryLog implements QuerySink {
             clearTimeout(startTimer);
             reject(new QueryLogError('QUERYLOG_UNUSABLE', m.error));
             break;
-          case 'written':
+          case 'taken':
             this.queue.done(m.count);
+            this.held += m.count;
+            break;
+          case 'written':
+            this.held = Math.max(0, this.held - m.records);
             if (m.error === undefined) {
-              this.counts.inc(RESULT_WRITTEN, m.count);
+              this.counts.inc(RESULT_WRITTEN, m.records);
             } else {
-              this.counts.inc(RESULT_FAILED, m.count);
+              this.counts.inc(RESULT_FAILED, m.records);
               const now = Date.now();
               if (now - this.lastErrorLog >= ERROR_LOG_INTERVAL_MS) {
                 this.lastErrorLog = now;
-                log.error('query log: a batch could not be written; its records are lost', { error: m.error, records: m.count, failedSoFar: this.failed });
+                log.error('query log: records could not be written and are lost', { error: m.error, records: m.records, failedSoFar: this.failed });
               }
             }
             break;
@@ -305,7 +318,8 @@ export class QueryLog implements QuerySink {
         this.up = false;
         this.worker = null;
         clearTimeout(startTimer);
-        const lost = this.queue.lose();
+        const lost = this.queue.lose() + this.held;
+        this.held = 0;
         if (lost > 0) this.counts.inc(RESULT_FAILED, lost);
         for (const [id] of this.waiting) this.answer(id, 'the writer stopped', undefined);
         if (this.closing || !started) return;

@@ -2,8 +2,8 @@
 // wire bytes copied into a byte arena (no string is built for it here: the writer decodes it),
 // and references to strings that already exist (school, group, category, client address).
 // take() hands the buffered records over as one batch; they count against the capacity until
-// the writer reports them done, so a writer that falls behind (a slow disk, a long retention
-// pass) fills the queue and further records are dropped and counted, never waited for.
+// the writer has taken them (done()), so a writer that is stuck (a slow disk, a write lock held
+// elsewhere) fills the queue, and further records are dropped and counted, never waited for.
 
 /** What a record says happened to the query. */
 export const ACTION_BLOCKED = 0;
@@ -15,7 +15,11 @@ export type ActionName = (typeof ACTION_NAMES)[number];
 /** Longest wire-format name (RFC 1035 §3.1). */
 const MAX_NAME_WIRE = 255;
 
-/** One batch as it crosses to the writer thread: plain data, copied by postMessage. */
+/**
+ * One batch as it crosses to the writer thread: typed arrays (transferred, not copied) and one
+ * table of the distinct strings in it, so postMessage copies each school, group, category and
+ * client address once per batch rather than once per record.
+ */
 export interface Batch {
   readonly seq: number;
   readonly count: number;
@@ -28,10 +32,18 @@ export interface Batch {
   /** Record i's wire-format name is names[nameEnd[i-1] (0 for i = 0) .. nameEnd[i]). */
   readonly nameEnd: Uint32Array;
   readonly names: Uint8Array;
-  readonly school: string[];
-  readonly group: string[];
-  readonly category: (string | null)[];
-  readonly client: (string | null)[];
+  /** Distinct strings of the batch; index 0 is null. */
+  readonly strings: (string | null)[];
+  /** Record i's school is strings[school[i]]; likewise group, category and client. */
+  readonly school: Uint32Array;
+  readonly group: Uint32Array;
+  readonly category: Uint32Array;
+  readonly client: Uint32Array;
+}
+
+/** The buffers of a batch, for postMessage's transfer list. */
+export function transferables(b: Batch): ArrayBuffer[] {
+  return [b.at, b.qtype, b.action, b.rcode, b.nameEnd, b.names, b.school, b.group, b.category, b.client].map((a) => a.buffer as ArrayBuffer);
 }
 
 export class RecordQueue {
@@ -51,9 +63,10 @@ export class RecordQueue {
   private readonly group: string[];
   private readonly category: (string | null)[];
   private readonly client: (string | null)[];
+  private readonly index = new Map<string, number>();
 
   /**
-   * @param capacity most records buffered here and at the writer together
+   * @param capacity most records buffered here and handed to the writer but not yet taken
    * @param batchSize most records in one batch (the buffer here holds one batch)
    */
   constructor(readonly capacity: number, readonly batchSize: number) {
@@ -72,12 +85,12 @@ export class RecordQueue {
     this.client = new Array<string | null>(b).fill(null);
   }
 
-  /** Records buffered here plus those handed to the writer and not yet done. */
+  /** Records buffered here plus those handed to the writer and not yet taken. */
   get pending(): number {
     return this.n + this.inFlight;
   }
 
-  /** Records buffered here, not yet taken. */
+  /** Records buffered here, not yet handed over. */
   get buffered(): number {
     return this.n;
   }
@@ -123,6 +136,34 @@ export class RecordQueue {
   take(clockOffset: number): Batch | null {
     const n = this.n;
     if (n === 0) return null;
+    const strings: (string | null)[] = [null];
+    const index = this.index;
+    const intern = (s: string | null): number => {
+      if (s === null) return 0;
+      let k = index.get(s);
+      if (k === undefined) {
+        k = strings.length;
+        strings.push(s);
+        index.set(s, k);
+      }
+      return k;
+    };
+    const school = new Uint32Array(n);
+    const group = new Uint32Array(n);
+    const category = new Uint32Array(n);
+    const client = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      school[i] = intern(this.school[i]!);
+      group[i] = intern(this.group[i]!);
+      category[i] = intern(this.category[i]!);
+      client[i] = intern(this.client[i]!);
+      // Let go of the strings, so the buffer does not keep them alive.
+      this.school[i] = '';
+      this.group[i] = '';
+      this.category[i] = null;
+      this.client[i] = null;
+    }
+    index.clear();
     const batch: Batch = {
       seq: ++this.seq,
       count: n,
@@ -133,30 +174,20 @@ export class RecordQueue {
       rcode: this.rcode.slice(0, n),
       nameEnd: this.nameEnd.slice(0, n),
       names: this.names.slice(0, this.used),
-      school: this.school.slice(0, n),
-      group: this.group.slice(0, n),
-      category: this.category.slice(0, n),
-      client: this.client.slice(0, n),
+      strings, school, group, category, client,
     };
-    // Let go of the strings, so the buffer does not keep them alive.
-    for (let i = 0; i < n; i++) {
-      this.school[i] = '';
-      this.group[i] = '';
-      this.category[i] = null;
-      this.client[i] = null;
-    }
     this.n = 0;
     this.used = 0;
     this.inFlight += n;
     return batch;
   }
 
-  /** The writer is done with `count` records of a batch (written or failed). */
+  /** The writer has taken `count` records of a batch. */
   done(count: number): void {
     this.inFlight = Math.max(0, this.inFlight - count);
   }
 
-  /** The writer went away: every record in flight is lost. Returns how many. */
+  /** The writer went away: every record handed to it and not taken is lost. Returns how many. */
   lose(): number {
     const lost = this.inFlight;
     this.inFlight = 0;

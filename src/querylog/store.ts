@@ -2,23 +2,23 @@
 // report, trimmed by the retention pass. Only the writer thread (worker.ts) opens it in a
 // running server; tests open it directly.
 //
-//   queries(time, school, age_group, category, name, qtype, action, rcode, client)
-//     time      unix time in milliseconds when the query arrived
+//   queries(time, school, age_group, category, name, qtype, action, rcode, client, count)
+//     time      unix time in milliseconds when the (first) query arrived
 //     category  the category that blocked it; null unless action is "blocked"
 //     name      the question name, lower case, without the trailing dot
 //     qtype     "A", "AAAA", ... (the number for types without a name)
 //     action    blocked | allowed (an allow rule or an approved review request) | passed
 //     rcode     the reply's response code (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, ...)
 //     client    the client address as queryLog.clientAddress says (null for "omit")
+//     count     how many such queries arrived within one write window (a second) from `time` on
+//               (aggregate.ts); 1 for most rows
 import Database from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { TYPE_NAMES } from '../dns/constants';
-import { readName } from '../dns/name';
-import { ACTION_NAMES, Batch } from './queue';
+import type { Row } from './aggregate';
 
 /** The schema version this code writes (PRAGMA user_version). */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS queries (
@@ -30,12 +30,18 @@ CREATE TABLE IF NOT EXISTS queries (
   qtype TEXT NOT NULL,
   action TEXT NOT NULL CHECK (action IN ('blocked', 'allowed', 'passed')),
   rcode INTEGER NOT NULL,
-  client TEXT
+  client TEXT,
+  count INTEGER NOT NULL DEFAULT 1
 );
--- The retention pass deletes by time.
+-- The retention pass deletes by time, and the report reads a time window. (One index only:
+-- each index costs every insert.)
 CREATE INDEX IF NOT EXISTS queries_time ON queries (time);
--- The report reads blocked rows in a time window from this index alone.
-CREATE INDEX IF NOT EXISTS queries_blocked ON queries (time, school, age_group, category, name) WHERE action = 'blocked';
+`;
+
+/** Version 1 (one row per query, a covering index for the report) to 2. */
+const MIGRATE_1_TO_2 = `
+ALTER TABLE queries ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+DROP INDEX IF EXISTS queries_blocked;
 `;
 
 export interface ReportQuery {
@@ -73,24 +79,13 @@ export class StoreError extends Error {
 
 export class QueryLogStore {
   private readonly insertRow: Database.Statement;
-  private readonly insertMany: (b: Batch, client: (address: string) => string | null) => void;
+  private readonly insertMany: (rows: readonly Row[]) => void;
   private readonly deleteChunk: Database.Statement;
 
   private constructor(private readonly db: Database.Database) {
-    this.insertRow = db.prepare('INSERT INTO queries (time, school, age_group, category, name, qtype, action, rcode, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    this.insertMany = db.transaction((b: Batch, client: (address: string) => string | null) => {
-      let start = 0;
-      for (let i = 0; i < b.count; i++) {
-        const end = b.nameEnd[i]!;
-        const name = readName(b.names, start, end) ?? '';
-        start = end;
-        const t = b.qtype[i]!;
-        const address = b.client[i];
-        this.insertRow.run(
-          Math.round(b.at[i]! + b.clockOffset), b.school[i], b.group[i], b.category[i] ?? null, name,
-          TYPE_NAMES[t] ?? String(t), ACTION_NAMES[b.action[i]!] ?? 'passed', b.rcode[i], address == null ? null : client(address),
-        );
-      }
+    this.insertRow = db.prepare('INSERT INTO queries (time, school, age_group, category, name, qtype, action, rcode, client, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.insertMany = db.transaction((rows: readonly Row[]) => {
+      for (const r of rows) this.insertRow.run(r.time, r.school, r.group, r.category, r.name, r.qtype, r.action, r.rcode, r.client, r.count);
     });
     this.deleteChunk = db.prepare('DELETE FROM queries WHERE rowid IN (SELECT rowid FROM queries WHERE time < ? LIMIT ?)');
   }
@@ -106,7 +101,9 @@ export class QueryLogStore {
       // Made here first, so the database (and the -wal and -shm files SQLite gives the same
       // mode) is readable by this service's user only: it says which sites children asked for.
       closeSync(openSync(file, 'a', 0o600));
-      db = new Database(file, { timeout: 5000 });
+      // A write lock held elsewhere (someone's sqlite3 shell) is waited for this long; meanwhile
+      // the queue on the event loop fills and drops, and after it the rows of that write are lost.
+      db = new Database(file, { timeout: 10_000 });
       db.pragma('journal_mode = WAL');
       // WAL with synchronous NORMAL: a power cut may lose the last batches, never corrupt the file.
       db.pragma('synchronous = NORMAL');
@@ -114,6 +111,7 @@ export class QueryLogStore {
       if (version > SCHEMA_VERSION) {
         throw new Error(`it was written by a newer school-dns (schema ${version}; this one knows ${SCHEMA_VERSION})`);
       }
+      if (version === 1) db.exec(MIGRATE_1_TO_2);
       db.exec(SCHEMA);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
       return new QueryLogStore(db);
@@ -125,9 +123,9 @@ export class QueryLogStore {
     }
   }
 
-  /** Writes a batch in one transaction; `client` transforms each client address. */
-  insert(batch: Batch, client: (address: string) => string | null): void {
-    this.insertMany(batch, client);
+  /** Writes rows in one transaction. */
+  insert(rows: readonly Row[]): void {
+    this.insertMany(rows);
   }
 
   /** Deletes at most `limit` rows older than `cutoff` (unix ms); returns how many. */
@@ -144,11 +142,11 @@ export class QueryLogStore {
     const filter = where.join(' AND ');
     const run = <T>(sql: string): T[] => this.db.prepare(sql).all(bind(sql)) as T[];
     const totals = run<{ school: string; age_group: string; n: number }>(
-      `SELECT school, age_group, count(*) AS n FROM queries WHERE ${filter} GROUP BY school, age_group ORDER BY school, age_group`);
+      `SELECT school, age_group, sum(count) AS n FROM queries WHERE ${filter} GROUP BY school, age_group ORDER BY school, age_group`);
     const topOf = (column: string): { school: string; age_group: string; v: string; n: number }[] => run(
       `SELECT school, age_group, v, n FROM (
-         SELECT school, age_group, ${column} AS v, count(*) AS n,
-                row_number() OVER (PARTITION BY school, age_group ORDER BY count(*) DESC, ${column}) AS rank
+         SELECT school, age_group, ${column} AS v, sum(count) AS n,
+                row_number() OVER (PARTITION BY school, age_group ORDER BY sum(count) DESC, ${column}) AS rank
          FROM queries WHERE ${filter} GROUP BY school, age_group, ${column})
        WHERE rank <= @top ORDER BY school, age_group, rank`);
     const key = (r: { school: string; age_group: string }): string => `${r.school}\u0000${r.age_group}`;

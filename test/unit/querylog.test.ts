@@ -8,7 +8,8 @@ import path from 'node:path';
 import { encodeName } from '../../src/dns/name';
 import { formatDuration, parseDuration } from '../../src/querylog/duration';
 import { clientTransform, hashAddress, truncateAddress } from '../../src/querylog/privacy';
-import { ACTION_ALLOWED, ACTION_BLOCKED, ACTION_PASSED, Batch, RecordQueue } from '../../src/querylog/queue';
+import { Aggregator, Row } from '../../src/querylog/aggregate';
+import { ACTION_ALLOWED, ACTION_BLOCKED, ACTION_PASSED, Batch, RecordQueue, transferables } from '../../src/querylog/queue';
 import { QueryLogStore, SCHEMA_VERSION } from '../../src/querylog/store';
 import { loadOrCreateKey } from '../../src/querylog/key';
 
@@ -18,6 +19,12 @@ function push(q: RecordQueue, r: Rec = {}): boolean {
   const wire = encodeName(r.name ?? 'example.com');
   return q.push(r.at ?? 1000, r.school ?? 'S', r.group ?? 'kids', r.category ?? null, r.client === undefined ? '192.0.2.1' : r.client,
     wire, 0, wire.length, r.qtype ?? 1, r.action ?? ACTION_BLOCKED, r.rcode ?? 0);
+}
+
+function batchOf(recs: Rec[], offset = 0): Batch {
+  const q = new RecordQueue(recs.length, recs.length);
+  for (const r of recs) expect(push(q, r)).toBe(true);
+  return q.take(offset)!;
 }
 
 describe('RecordQueue', () => {
@@ -32,8 +39,11 @@ describe('RecordQueue', () => {
     expect([...b.qtype]).toEqual([28, 1]);
     expect([...b.action]).toEqual([ACTION_BLOCKED, ACTION_PASSED]);
     expect([...b.rcode]).toEqual([0, 3]);
-    expect(b.category).toEqual(['adult', null]);
-    expect(b.client).toEqual(['192.0.2.1', null]);
+    expect([...b.category].map((k) => b.strings[k])).toEqual(['adult', null]);
+    expect([...b.client].map((k) => b.strings[k])).toEqual(['192.0.2.1', null]);
+    // Each distinct string crosses once per batch.
+    expect(b.strings).toEqual([null, 'S', 'kids', 'adult', '192.0.2.1']);
+    expect(new Set(transferables(b)).size).toBe(10);
     const first = encodeName('WWW.Example.COM');
     expect([...b.nameEnd]).toEqual([first.length, first.length + encodeName('b.test').length]);
     expect(Buffer.from(b.names.subarray(0, first.length)).equals(first)).toBe(true);
@@ -67,12 +77,50 @@ describe('RecordQueue', () => {
     expect(push(q, { school: 'A' })).toBe(true);
     expect(push(q, { school: 'B' })).toBe(false);
     const b = q.take(0)!;
-    expect(b.school).toEqual(['A']);
+    expect(b.strings[b.school[0]!]).toBe('A');
     expect((q as unknown as { school: string[] }).school).toEqual(['']);
   });
 
   it('refuses a capacity below one', () => {
     expect(() => new RecordQueue(0, 1)).toThrow(RangeError);
+  });
+});
+
+describe('Aggregator (one row per same query within a write window)', () => {
+  it('sums up records that say the same thing, whatever the case of the name, keeping the earliest time', () => {
+    const agg = new Aggregator(truncateAddress);
+    agg.add(batchOf([
+      { at: 30, name: 'Ads.Example' },
+      { at: 10, name: 'ads.example' },
+      { at: 20, name: 'ADS.EXAMPLE', client: '192.0.2.200' }, // same /24: the same row once truncated
+    ]));
+    agg.add(batchOf([{ at: 5, name: 'ads.example' }], 100));
+    expect(agg.size).toBe(1);
+    expect(agg.records).toBe(4);
+    const { rows, records } = agg.drain();
+    expect(records).toBe(4);
+    expect(rows).toEqual([{ time: 10, school: 'S', group: 'kids', category: null, name: 'ads.example', qtype: 'A', action: 'blocked', rcode: 0, client: '192.0.2.0/24', count: 4 }]);
+    expect(agg.size).toBe(0);
+    expect(agg.drain()).toEqual({ rows: [], records: 0 });
+  });
+
+  it('keeps apart what differs: name, type, action, rcode, school, group, category, client', () => {
+    const agg = new Aggregator((a) => a);
+    const base: Rec = { name: 'x.example', qtype: 1, action: ACTION_BLOCKED, rcode: 0, school: 'S', group: 'kids', category: 'adult', client: '192.0.2.1' };
+    agg.add(batchOf([
+      base,
+      { ...base, name: 'y.example' }, { ...base, qtype: 28 }, { ...base, action: ACTION_PASSED }, { ...base, rcode: 3 },
+      { ...base, school: 'T' }, { ...base, group: 'teens' }, { ...base, category: 'games' }, { ...base, category: null },
+      { ...base, client: '192.0.2.2' }, { ...base, client: null },
+    ]));
+    expect(agg.size).toBe(11);
+    expect(agg.drain().rows.every((r) => r.count === 1)).toBe(true);
+  });
+
+  it('writes rows oldest first', () => {
+    const agg = new Aggregator(() => null);
+    agg.add(batchOf([{ at: 3, name: 'c.example' }, { at: 1, name: 'a.example' }, { at: 2, name: 'b.example' }]));
+    expect(agg.drain().rows.map((r) => r.name)).toEqual(['a.example', 'b.example', 'c.example']);
   });
 });
 
@@ -151,20 +199,21 @@ describe('QueryLogStore (SQLite)', () => {
   beforeEach(() => { dir = mkdtempSync(path.join(tmpdir(), 'school-dns-qlstore-')); });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const batchOf = (recs: Rec[], offset = 0): Batch => {
-    const q = new RecordQueue(recs.length, recs.length);
-    for (const r of recs) expect(push(q, r)).toBe(true);
-    return q.take(offset)!;
+  const rowsOf = (recs: Rec[], offset = 0, client: (a: string) => string | null = () => null): Row[] => {
+    const agg = new Aggregator(client);
+    agg.add(batchOf(recs, offset));
+    return agg.drain().rows;
   };
 
   it('creates the file with mode 0600 in a 0700 directory, in WAL mode, and writes a batch as rows', () => {
     const file = path.join(dir, 'sub', 'querylog.sqlite');
     const store = QueryLogStore.open(file);
-    store.insert(batchOf([
+    store.insert(rowsOf([
       { at: 10.4, name: 'WWW.Adult-Site.Example', category: 'adult', qtype: 28, client: '192.0.2.77' },
       { at: 20, name: 'ok.example', action: ACTION_ALLOWED, client: '2001:db8:1:2::9', rcode: 3, qtype: 65 },
       { at: 30, name: 'odd\\.name.example', action: ACTION_PASSED, qtype: 4242, client: null },
-    ], 1_700_000_000_000), truncateAddress);
+      { at: 12, name: 'www.adult-site.example', category: 'adult', qtype: 28, client: '192.0.2.78' },
+    ], 1_700_000_000_000, truncateAddress));
     store.close();
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
@@ -173,9 +222,9 @@ describe('QueryLogStore (SQLite)', () => {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       expect(db.prepare('SELECT * FROM queries ORDER BY time').all()).toEqual([
-        { time: 1_700_000_000_010, school: 'S', age_group: 'kids', category: 'adult', name: 'www.adult-site.example', qtype: 'AAAA', action: 'blocked', rcode: 0, client: '192.0.2.0/24' },
-        { time: 1_700_000_000_020, school: 'S', age_group: 'kids', category: null, name: 'ok.example', qtype: 'HTTPS', action: 'allowed', rcode: 3, client: '2001:db8:1::/48' },
-        { time: 1_700_000_000_030, school: 'S', age_group: 'kids', category: null, name: 'odd\\.name.example', qtype: '4242', action: 'passed', rcode: 0, client: null },
+        { time: 1_700_000_000_010, school: 'S', age_group: 'kids', category: 'adult', name: 'www.adult-site.example', qtype: 'AAAA', action: 'blocked', rcode: 0, client: '192.0.2.0/24', count: 2 },
+        { time: 1_700_000_000_020, school: 'S', age_group: 'kids', category: null, name: 'ok.example', qtype: 'HTTPS', action: 'allowed', rcode: 3, client: '2001:db8:1::/48', count: 1 },
+        { time: 1_700_000_000_030, school: 'S', age_group: 'kids', category: null, name: 'odd\\.name.example', qtype: '4242', action: 'passed', rcode: 0, client: null, count: 1 },
       ]);
     } finally {
       db.close();
@@ -194,7 +243,7 @@ describe('QueryLogStore (SQLite)', () => {
     add(4, { school: 'South', group: 'kids', name: 'g.example', category: 'games', at: 100 });
     add(9, { school: 'North', group: 'kids', name: 'passed.example', action: ACTION_PASSED, at: 100 });
     add(7, { school: 'North', group: 'kids', name: 'old.example', category: 'adult', at: 10 });
-    store.insert(batchOf(recs), () => null);
+    store.insert(rowsOf(recs));
 
     const r = store.report({ since: 50, until: 200, school: null, group: null, top: 2 });
     expect(r.blocked).toBe(18);
@@ -218,14 +267,34 @@ describe('QueryLogStore (SQLite)', () => {
   it('retention deletes rows older than the cutoff, in chunks of at most the limit', () => {
     const store = QueryLogStore.open(path.join(dir, 'q.sqlite'));
     const recs: Rec[] = [];
-    for (let i = 0; i < 25; i++) recs.push({ at: i < 20 ? 5 : 500 });
-    store.insert(batchOf(recs), () => null);
+    for (let i = 0; i < 25; i++) recs.push({ at: i < 20 ? 5 : 500, name: `n${i}.example` });
+    store.insert(rowsOf(recs));
     expect(store.deleteOlderThan(100, 8)).toBe(8);
     expect(store.deleteOlderThan(100, 8)).toBe(8);
     expect(store.deleteOlderThan(100, 8)).toBe(4);
     expect(store.deleteOlderThan(100, 8)).toBe(0);
     expect(store.report({ since: 0, until: 1000, school: null, group: null, top: 1 }).blocked).toBe(5);
     store.close();
+  });
+
+  it('upgrades a version 1 log (one row per query) in place: old rows count 1', () => {
+    const file = path.join(dir, 'v1.sqlite');
+    const db = new Database(file);
+    db.exec(`CREATE TABLE queries (time INTEGER NOT NULL, school TEXT NOT NULL, age_group TEXT NOT NULL, category TEXT, name TEXT NOT NULL,
+      qtype TEXT NOT NULL, action TEXT NOT NULL CHECK (action IN ('blocked', 'allowed', 'passed')), rcode INTEGER NOT NULL, client TEXT);
+      CREATE INDEX queries_time ON queries (time);
+      CREATE INDEX queries_blocked ON queries (time, school, age_group, category, name) WHERE action = 'blocked';
+      INSERT INTO queries VALUES (100, 'S', 'kids', 'adult', 'old.example', 'A', 'blocked', 0, NULL);
+      PRAGMA user_version = 1;`);
+    db.close();
+    const store = QueryLogStore.open(file);
+    store.insert(rowsOf([{ at: 200, name: 'new.example', category: 'adult' }, { at: 201, name: 'new.example', category: 'adult' }]));
+    expect(store.report({ since: 0, until: 1000, school: null, group: null, top: 5 }).groups[0]!.names).toEqual([{ name: 'new.example', count: 2 }, { name: 'old.example', count: 1 }]);
+    store.close();
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name").pluck().all()).toEqual(['queries_time']);
+    check.close();
   });
 
   it('refuses a file that is not an SQLite database, or one from a newer schema, with code QUERYLOG_UNUSABLE', () => {
