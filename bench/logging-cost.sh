@@ -298,7 +298,7 @@ one() {
       Object.assign(r, db.prepare("SELECT count(*) AS logRows, total(count) AS logRecordsInFile FROM queries").get());
       require("fs").writeFileSync(f, JSON.stringify(r));
       console.error(`    the query log file holds ${r.logRecordsInFile} records (warm-up included) in ${r.logRows} rows`);
-    ' "$ROOT/node_modules/better-sqlite3" "$RUNS/$w--$v--r$rep.json" "$TMP/school/state-$v/querylog.sqlite" 2>&1 >&2 || true
+    ' "$ROOT/node_modules/better-sqlite3" "$RUNS/$w--$v--r$rep.json" "$TMP/school/state-$v/querylog.sqlite" 1>&2 || true
   fi
   if grep -qvE '^[[:space:]]*$' "$TMP/school/$v-$w-$rep.log"; then
     log "school-dns ($v) wrote (last lines):"; tail -n 5 "$TMP/school/$v-$w-$rep.log" | cut -c1-300 | sed 's/^/    /' >&2

@@ -99,7 +99,7 @@ export class QueryLog implements QuerySink {
   private closed: Promise<void> | null = null;
 
   private constructor(private readonly opts: QueryLogOptions) {
-    this.queue = new RecordQueue(opts.queueSize, opts.batchSize ?? 512);
+    this.queue = new RecordQueue(opts.queueSize, opts.batchSize ?? 2048);
     this.all = opts.allQueries;
     this.keepClient = opts.clientMode !== 'omit';
     this.category = opts.category ?? (() => null);
