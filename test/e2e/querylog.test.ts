@@ -52,7 +52,8 @@ async function waitRows(file: string, n: number): Promise<Row[]> {
 
 /**
  * Rows summed up by what they say (a write window of a second may or may not split repeats
- * of one query into two rows), in order of first appearance.
+ * of one query into two rows), sorted by what they say: queries a millisecond apart may land
+ * in either order (each batch converts its clock readings to Unix time on its own).
  */
 function summed(r: Row[]): (Omit<Row, 'time' | 'count' | 'rcode' | 'action'> & { count: number })[] {
   const out = new Map<string, Omit<Row, 'time' | 'count' | 'rcode' | 'action'> & { count: number }>();
@@ -62,7 +63,7 @@ function summed(r: Row[]): (Omit<Row, 'time' | 'count' | 'rcode' | 'action'> & {
     if (e) e.count += count;
     else out.set(k, { school, age_group, category, name, qtype, client, count });
   }
-  return [...out.values()];
+  return [...out.values()].sort((x, y) => (JSON.stringify(x) < JSON.stringify(y) ? -1 : 1));
 }
 
 function setup(): { dir: string; policy: string } {
@@ -147,13 +148,13 @@ describe('query log: blocked queries, privacy by default, report, retention', ()
     }
     // The three asks of www.adult-site.example: one row with count 3 (or two, across a window).
     expect(got.filter((x) => x.name === 'www.adult-site.example').length).toBeLessThanOrEqual(2);
-    expect(summed(got)).toEqual([
+    expect(summed(got)).toEqual(summed([
       { school: 'North', age_group: 'kids', category: 'adult', name: 'www.adult-site.example', qtype: 'A', client: '127.0.0.0/24', count: 3 },
       { school: 'North', age_group: 'kids', category: 'games', name: 'games-site.example', qtype: 'A', client: '127.0.0.0/24', count: 1 },
       { school: 'North', age_group: 'kids', category: 'games', name: 'games-site.example', qtype: 'MX', client: '127.0.0.0/24', count: 1 },
       { school: 'North', age_group: 'teachers', category: 'adult', name: 'adult-site.example', qtype: 'AAAA', client: '127.0.0.0/24', count: 1 },
       { school: 'South', age_group: 'kids', category: 'games', name: 'games-site.example', qtype: 'A', client: '127.0.1.0/24', count: 1 },
-    ]);
+    ] as Row[]));
     // Never the full address, anywhere in the file.
     const raw = readFileSync(file).toString('latin1') + (existsSync(`${file}-wal`) ? readFileSync(`${file}-wal`).toString('latin1') : '');
     for (const a of [NORTH_KIDS, NORTH_TEACHERS, SOUTH_KIDS]) expect(raw).not.toContain(a);
@@ -251,7 +252,8 @@ describe('query log: all queries, hashed client addresses', () => {
       const key = readFileSync(keyFile);
       expect(key).toHaveLength(32);
       const h = (a: string): string => `h:${createHmac('sha256', key).update(a).digest('hex').slice(0, 16)}`;
-      expect(got.map(({ school, age_group, category, name, qtype, action, client }) => ({ school, age_group, category, name, qtype, action, client }))).toEqual([
+      const byName = [...got].sort((x, y) => (x.name < y.name ? -1 : 1));
+      expect(byName.map(({ school, age_group, category, name, qtype, action, client }) => ({ school, age_group, category, name, qtype, action, client }))).toEqual([
         { school: 'North', age_group: 'kids', category: 'adult', name: 'adult-site.example', qtype: 'A', action: 'blocked', client: h(NORTH_KIDS) },
         { school: 'North', age_group: 'kids', category: null, name: 'allowed.games-site.example', qtype: 'A', action: 'allowed', client: h(NORTH_KIDS) },
         { school: 'North', age_group: 'teachers', category: null, name: 'ok.example', qtype: 'AAAA', action: 'passed', client: h(NORTH_TEACHERS) },
