@@ -13,6 +13,11 @@ export interface ConfigInput {
       readonly maxConnections: number;
       readonly maxPipelined: number;
     };
+    /** PROXY protocol v2 (dnsdist's useProxyProtocol=true): the real client's address in a header. */
+    readonly proxyProtocol: {
+      /** Senders (IP prefixes such as "10.0.0.0/8" or bare addresses) whose headers are honoured and required; [] = off. */
+      readonly from: readonly string[];
+    };
   };
   readonly admin: {
     /** As server.listen, port defaulting to 9153; null disables the admin endpoint. */
@@ -133,6 +138,9 @@ export const DEFAULTS: ConfigInput = deepFreeze({
       idleTimeoutMs: 10000,
       maxConnections: 1000,
       maxPipelined: 64,
+    },
+    proxyProtocol: {
+      from: [],
     },
   },
   admin: {

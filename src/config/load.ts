@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join as joinPath, resolve as resolvePath } from 'node:path';
+import { parseCidr } from '../policy/cidr';
 import { DEFAULTS } from './defaults';
 import type { Config, HostPort, LogLevel } from './types';
 import { closest, deepFreeze, describe, parseYaml, ProblemsError, readText, sameName, sortProblems, type Entry, type Node, type Problem } from './yaml-tree';
@@ -66,7 +67,7 @@ export function formatHostPort(a: HostPort): string {
 export function describeConfig(c: Config): Record<string, unknown> {
   return {
     source: c.source,
-    server: { listen: c.server.listen.map(formatHostPort), tcp: { ...c.server.tcp } },
+    server: { listen: c.server.listen.map(formatHostPort), tcp: { ...c.server.tcp }, proxyProtocol: { from: [...c.server.proxyProtocol.from] } },
     admin: { listen: c.admin.listen === null ? null : formatHostPort(c.admin.listen), tokenFile: c.admin.tokenFile }, // never the token itself
     resolver: {
       mode: c.resolver.mode,
@@ -125,6 +126,7 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
 
   const server = top.section('server');
   const tcp = server.section('tcp');
+  const proxyProtocol = server.section('proxyProtocol');
   const admin = top.section('admin');
   const resolver = top.section('resolver');
   const limits = resolver.section('limits');
@@ -171,6 +173,9 @@ function build(root: Node | undefined, source: string, problems: ConfigProblem[]
         idleTimeoutMs: tcp.get('idleTimeoutMs', integer(1, MAX_TIMER_MS)),
         maxConnections: tcp.get('maxConnections', integer(1, MAX_INT)),
         maxPipelined: tcp.get('maxPipelined', integer(1, MAX_INT)),
+      },
+      proxyProtocol: {
+        from: proxyProtocol.get('from', proxySenders),
       },
     },
     admin: { listen: adminListen, tokenFile: adminTokenFile, token: adminToken },
@@ -546,6 +551,41 @@ function ipList(v: Node, at: At): readonly string[] | undefined {
     out.push(item.value.toLowerCase());
   }
   return out;
+}
+
+/**
+ * server.proxyProtocol.from: IP prefixes or bare addresses of the proxies, as canonical prefixes.
+ * A prefix of length 0 is refused: it would let every device claim to be any other.
+ */
+function proxySenders(v: Node, at: At): readonly string[] | undefined {
+  const how = 'must be a list of the proxies\' addresses or prefixes, such as ["10.0.0.5", "10.0.1.0/24"], or [] for none';
+  if (v.kind !== 'seq') {
+    const hint = v.kind === 'scalar' && typeof v.value === 'string' ? `, even for one: [${JSON.stringify(v.value)}]` : '';
+    return at.problem(v, `${how}${hint}`);
+  }
+  const out: string[] = [];
+  let ok = true;
+  for (const item of v.items) {
+    if (item.kind !== 'scalar' || typeof item.value !== 'string') {
+      at.problem(item, how);
+      ok = false;
+      continue;
+    }
+    const c = parseCidr(item.value.trim());
+    if (typeof c === 'string') {
+      at.problem(item, c);
+      ok = false;
+    } else if (c.length === 0) {
+      at.problem(item, 'would trust every address, so any device could claim to be any other; list only the addresses of the proxies (dnsdist)');
+      ok = false;
+    } else if (out.includes(c.text)) {
+      at.problem(item, `lists ${c.text} more than once`);
+      ok = false;
+    } else {
+      out.push(c.text);
+    }
+  }
+  return ok ? out : undefined;
 }
 
 function ipLiteral(family: 4 | 6): Parser<string> {

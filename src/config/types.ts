@@ -24,6 +24,14 @@ export interface Config {
       /** Queries one TCP connection may have in flight at once; more wait their turn. */
       readonly maxPipelined: number;
     };
+    /** PROXY protocol v2 (src/server/proxy-protocol.ts). */
+    readonly proxyProtocol: {
+      /**
+       * Canonical prefixes ("10.0.0.0/8", "127.0.0.1/32") of the proxies whose PROXY v2 headers
+       * are honoured, and required: a packet from them without one is dropped. Empty: off.
+       */
+      readonly from: readonly string[];
+    };
   };
   /** The admin HTTP endpoint (/metrics, /healthz); null when disabled. */
   readonly admin: {

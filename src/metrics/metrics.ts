@@ -7,6 +7,7 @@ import { FastCounter, FastHistogram, KeyedCounter, Series } from './fast';
 import { SchoolSeries } from './school-series';
 import type { ReplySource } from '../chain/types';
 import { ENGINE_NAMES } from '../safesearch/engines';
+import { PROXY_REJECT_REASONS, ProxyRejectReason } from '../server/proxy-protocol';
 
 export const enum Transport { Udp = 0, Tcp = 1 }
 export const TRANSPORT_NAMES = ['udp', 'tcp'] as const;
@@ -84,6 +85,7 @@ export class Metrics {
   private readonly blockPages: FastCounter;
   private readonly reviews: FastCounter;
   private readonly httpsResets: FastCounter;
+  private readonly proxyRejections: FastCounter;
   private readonly recursorSeries = new Map<string, Map<string, Series>>();
   private inflightCount = 0;
   private readonly upstreamIndex = new Map<string, number>();
@@ -122,6 +124,10 @@ export class Metrics {
     this.reviews = new FastCounter('school_dns_review_submissions_total', 'Review requests sent from the block page\'s form, by result.',
       REVIEW_RESULTS.map((result) => ({ result })), r);
     this.httpsResets = new FastCounter('school_dns_block_page_https_resets_total', 'Connections to the sinkhole\'s HTTPS port reset at once (blockPage.https.mode reset).', [{}], r);
+    const proxyLabels = [];
+    for (const transport of TRANSPORT_NAMES) for (const reason of PROXY_REJECT_REASONS) proxyLabels.push({ transport, reason });
+    this.proxyRejections = new FastCounter('school_dns_proxy_protocol_rejected_total',
+      'Datagrams (udp) and connections (tcp) from a trusted proxy (server.proxyProtocol.from) dropped for a missing or malformed PROXY v2 header, by reason.', proxyLabels, r);
     const self = this;
     new Gauge({
       name: 'school_dns_inflight_queries', help: 'Queries received and not yet answered.', registers: [r],
@@ -196,6 +202,10 @@ export class Metrics {
 
   httpsReset(): void {
     this.httpsResets.inc(0);
+  }
+
+  proxyRejected(transport: Transport, reason: ProxyRejectReason): void {
+    this.proxyRejections.inc(transport * PROXY_REJECT_REASONS.length + PROXY_REJECT_REASONS.indexOf(reason));
   }
 
   get inflight(): number {

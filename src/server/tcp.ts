@@ -1,12 +1,19 @@
 // TCP listener per RFC 7766: two-byte length-prefixed messages, many queries per
 // connection, answered in whatever order they complete (pipelining), an idle timeout,
 // a cap on open connections and on queries in flight per connection.
+//
+// Behind a proxy (server.proxyProtocol.from, e.g. dnsdist with useProxyProtocol=true) a
+// connection from a trusted sender starts with one PROXY v2 header naming the real client,
+// before the first length-prefixed message: every query on the connection is answered for
+// that client. A trusted connection that does not start with a valid header is counted and
+// closed; from any other sender the bytes are DNS, as always.
 import net from 'node:net';
 import type { HostPort } from '../config/types';
 import type { Logger } from '../log/logger';
 import { Transport } from '../metrics/metrics';
 import type { Metrics } from '../metrics/metrics';
 import type { Dispatcher } from './dispatch';
+import { parseProxyHeader, PROXY_INCOMPLETE, PROXY_V2_FIXED, ProxyHeader, proxyRejectReason, TrustedProxies } from './proxy-protocol';
 
 export interface TcpOptions {
   readonly idleTimeoutMs: number;
@@ -24,6 +31,8 @@ export class TcpListener {
     private readonly dispatcher: Dispatcher,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    /** Senders whose PROXY v2 headers are honoured (and required); null: none. */
+    private readonly proxies: TrustedProxies | null = null,
   ) {}
 
   start(): Promise<void> {
@@ -62,8 +71,11 @@ export class TcpListener {
       return;
     }
     this.sockets.add(sock);
-    const address = sock.remoteAddress ?? '';
-    const port = sock.remotePort ?? 0;
+    let address = sock.remoteAddress ?? '';
+    let port = sock.remotePort ?? 0;
+    let localAddress = this.addr.host;
+    // From a trusted proxy, the connection's first bytes must be a PROXY v2 header.
+    let header: ProxyHeader | null = this.proxies !== null && this.proxies.has(address) ? new ProxyHeader() : null;
     let pending: Buffer | null = null;
     let inflight = 0;
     let closing = false;
@@ -102,7 +114,7 @@ export class TcpListener {
         pending = pending.length === 2 + len ? null : pending.subarray(2 + len);
         inflight++;
         // The dispatcher sends at most once, and never for a message it drops.
-        if (!this.dispatcher.handle(msg, Transport.Tcp, address, port, write, this.addr.host)) inflight--;
+        if (!this.dispatcher.handle(msg, Transport.Tcp, address, port, write, localAddress)) inflight--;
       }
       if (inflight >= maxPipelined) sock.pause();
     };
@@ -115,6 +127,25 @@ export class TcpListener {
     });
     sock.on('data', (chunk) => {
       pending = pending === null ? chunk : Buffer.concat([pending, chunk]);
+      if (header !== null) {
+        const n = parseProxyHeader(pending, header, false);
+        if (n === PROXY_INCOMPLETE) return;
+        if (n < 0) {
+          this.metrics.proxyRejected(Transport.Tcp, proxyRejectReason(n));
+          header = null;
+          pending = null;
+          sock.destroy();
+          return;
+        }
+        // LOCAL (the proxy's health checks): the proxy asks for itself, on our address.
+        if (!header.local) {
+          address = header.source;
+          port = header.sourcePort;
+          localAddress = header.destination;
+        }
+        header = null;
+        pending = pending.length === n ? null : pending.subarray(n);
+      }
       drain();
     });
     sock.on('end', () => {
@@ -123,6 +154,8 @@ export class TcpListener {
     });
     sock.on('error', () => { /* reset by peer and the like: nothing to answer */ });
     sock.on('close', () => {
+      // Closed (or timed out) before the proxy's header was whole.
+      if (header !== null && pending !== null) this.metrics.proxyRejected(Transport.Tcp, pending.length < PROXY_V2_FIXED ? 'short' : 'truncated');
       if (lingerTimer !== null) clearTimeout(lingerTimer);
       this.sockets.delete(sock);
     });

@@ -1,15 +1,33 @@
 // UDP listener: one socket per configured address. Replies go back to the sender's
 // address and port; a socket error is logged and the socket keeps serving.
+//
+// Behind a proxy (server.proxyProtocol.from, e.g. dnsdist with useProxyProtocol=true) every
+// datagram from a trusted sender starts with a PROXY v2 header naming the real client: the
+// header is taken off, the query is answered for that client (and for the address it asked
+// on), and the reply goes back to the proxy without a header. A trusted sender's datagram
+// without a valid header is dropped and counted, so a proxy that does not send one is noticed;
+// from any other sender a header is never honoured (it is just a malformed DNS message).
 import dgram from 'node:dgram';
 import type { HostPort } from '../config/types';
 import type { Logger } from '../log/logger';
 import { Transport } from '../metrics/metrics';
+import type { Metrics } from '../metrics/metrics';
 import type { Dispatcher } from './dispatch';
+import { parseProxyHeader, ProxyHeader, proxyRejectReason, TrustedProxies } from './proxy-protocol';
 
 export class UdpListener {
   private sock: dgram.Socket | null = null;
+  /** Reused for every proxied datagram: handle() reads it before the next one can arrive. */
+  private readonly header = new ProxyHeader();
 
-  constructor(private readonly addr: HostPort, private readonly dispatcher: Dispatcher, private readonly log: Logger) {}
+  constructor(
+    private readonly addr: HostPort,
+    private readonly dispatcher: Dispatcher,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    /** Senders whose PROXY v2 headers are honoured (and required); null: none. */
+    private readonly proxies: TrustedProxies | null = null,
+  ) {}
 
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -17,11 +35,7 @@ export class UdpListener {
       this.sock = sock;
       const onListenError = (e: Error): void => reject(e);
       sock.once('error', onListenError);
-      sock.on('message', (msg, rinfo) => {
-        this.dispatcher.handle(msg, Transport.Udp, rinfo.address, rinfo.port, (reply) => {
-          sock.send(reply, rinfo.port, rinfo.address);
-        }, this.addr.host);
-      });
+      sock.on('message', this.receive);
       sock.bind(this.addr.port, this.addr.host, () => {
         sock.off('error', onListenError);
         sock.on('error', (e) => this.log.warn('UDP socket error', { listen: this.describe(), err: e }));
@@ -29,6 +43,26 @@ export class UdpListener {
       });
     });
   }
+
+  /** One datagram: answered for its sender, or, from a trusted proxy, for the client its header names. */
+  readonly receive = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    const sock = this.sock;
+    if (sock === null) return;
+    const send = (reply: Buffer): void => { sock.send(reply, rinfo.port, rinfo.address); };
+    if (this.proxies === null || !this.proxies.has(rinfo.address)) {
+      this.dispatcher.handle(msg, Transport.Udp, rinfo.address, rinfo.port, send, this.addr.host);
+      return;
+    }
+    const h = this.header;
+    const n = parseProxyHeader(msg, h, true);
+    if (n < 0) {
+      this.metrics.proxyRejected(Transport.Udp, proxyRejectReason(n));
+      return;
+    }
+    // LOCAL (the proxy's health checks): the proxy asks for itself, on our address.
+    if (h.local) this.dispatcher.handle(msg.subarray(n), Transport.Udp, rinfo.address, rinfo.port, send, this.addr.host);
+    else this.dispatcher.handle(msg.subarray(n), Transport.Udp, h.source, h.sourcePort, send, h.destination);
+  };
 
   /** The bound port (useful when configured as 0 in tests). */
   get port(): number {

@@ -203,7 +203,7 @@ describe('parseConfig: the result', () => {
     const c = parseConfig('', FILE);
     expect(Object.keys(c).sort()).toEqual(['admin', 'blockPage', 'blocking', 'cache', 'lists', 'log', 'policy', 'queryLog', 'resolver', 'server', 'source', 'state']);
     expect(Object.keys(c.blocking).sort()).toEqual(['sinkholeIPv4', 'sinkholeIPv6', 'ttl']);
-    expect(Object.keys(c.server).sort()).toEqual(['listen', 'tcp']);
+    expect(Object.keys(c.server).sort()).toEqual(['listen', 'proxyProtocol', 'tcp']);
     expect(Object.keys(c.resolver).sort()).toEqual(['attempts', 'authPort', 'caseRandomisation', 'limits', 'mode', 'prefetch', 'qnameMinimisation', 'rootHints', 'serveStale', 'timeoutMs', 'totalTimeoutMs', 'upstreams']);
   });
 });
@@ -474,7 +474,7 @@ describe('describeConfig', () => {
     expect(JSON.parse(JSON.stringify(d))).toEqual(d);
     expect(d).toEqual({
       source: '<embedded default>',
-      server: { listen: ['127.0.0.1:5353', '[::1]:5353'], tcp: { idleTimeoutMs: 10000, maxConnections: 1000, maxPipelined: 64 } },
+      server: { listen: ['127.0.0.1:5353', '[::1]:5353'], tcp: { idleTimeoutMs: 10000, maxConnections: 1000, maxPipelined: 64 }, proxyProtocol: { from: [] } },
       admin: { listen: '127.0.0.1:9153', tokenFile: null },
       resolver: {
         mode: 'recursive',

@@ -1,0 +1,205 @@
+// The PROXY protocol, version 2 (HAProxy's spec, as dnsdist sends it with
+// `useProxyProtocol=true`): a binary header in front of the DNS message, saying who the real
+// client is. Over UDP it comes first in every datagram; over TCP once, at the start of the
+// connection, before the first length-prefixed message.
+//
+//   12 bytes  signature  \r\n\r\n\0\r\nQUIT\n
+//    1 byte   version (high nibble, 2) and command (low nibble: 0 LOCAL, 1 PROXY)
+//    1 byte   family (high: 0 UNSPEC, 1 INET, 2 INET6, 3 UNIX) and protocol (low: 0 UNSPEC, 1 STREAM, 2 DGRAM)
+//    2 bytes  length of what follows, big endian
+//   INET:  source 4, destination 4, source port 2, destination port 2 (12 bytes), then TLVs
+//   INET6: source 16, destination 16, source port 2, destination port 2 (36 bytes), then TLVs
+//
+// LOCAL is the proxy speaking for itself (dnsdist's health checks): the receiver uses the
+// connection's own addresses and ignores the rest of the block. TLVs (type, 2-byte length,
+// value) are checked to fill the block exactly and otherwise skipped.
+//
+// The parser is pure and allocates nothing but the two address strings it returns: it fills a
+// caller-owned ProxyHeader and returns a number. Which senders may send a header at all is the
+// listeners' business (TrustedProxies below): from anyone else a header is never honoured.
+import { CidrTable, parseCidr } from '../policy/cidr';
+
+/** The 12-byte signature that starts every version 2 header. */
+export const PROXY_V2_SIGNATURE: readonly number[] = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+/** Signature, version/command, family/protocol and length. */
+export const PROXY_V2_FIXED = 16;
+
+/**
+ * Why a header was refused: the `reason` label of school_dns_proxy_protocol_rejected_total.
+ * - short: fewer than the 16 fixed bytes
+ * - signature: does not start with the version 2 signature (no header at all, or a version 1 text header)
+ * - version: the version is not 2
+ * - command: neither LOCAL nor PROXY
+ * - family: a family/protocol byte the spec does not define, or PROXY for something without an IP address (UNSPEC, UNIX)
+ * - length: the declared length is too small for the family's two addresses and ports
+ * - truncated: the packet ends before the declared length
+ * - tlv: the bytes after the addresses are not a run of whole TLVs
+ */
+export const PROXY_REJECT_REASONS = ['short', 'signature', 'version', 'command', 'family', 'length', 'truncated', 'tlv'] as const;
+export type ProxyRejectReason = (typeof PROXY_REJECT_REASONS)[number];
+
+/** parseProxyHeader's result when a stream has not yet delivered the whole header. */
+export const PROXY_INCOMPLETE = 0;
+
+/** What a header said; filled in by parseProxyHeader, meant to be reused. */
+export class ProxyHeader {
+  /** LOCAL: the proxy's own traffic (health checks); source and destination are '' and 0. */
+  local = false;
+  /** 4 or 6 for PROXY; 0 for LOCAL. */
+  family: 0 | 4 | 6 = 0;
+  /** STREAM (TCP) or DGRAM (UDP) as the proxy saw the client, or UNSPEC. */
+  protocol: 'stream' | 'dgram' | 'unspec' = 'unspec';
+  /** The client: "192.0.2.7", or RFC 5952 IPv6 ("2001:db8::7", "::ffff:192.0.2.7"). */
+  source = '';
+  sourcePort = 0;
+  /** The address the client sent its query to (the proxy's listener). */
+  destination = '';
+  destinationPort = 0;
+}
+
+/** The reason for a negative parseProxyHeader result. */
+export function proxyRejectReason(code: number): ProxyRejectReason {
+  return PROXY_REJECT_REASONS[-code - 1] ?? 'short';
+}
+
+const reject = (reason: ProxyRejectReason): number => -1 - PROXY_REJECT_REASONS.indexOf(reason);
+const SHORT = reject('short');
+const SIGNATURE = reject('signature');
+const VERSION = reject('version');
+const COMMAND = reject('command');
+const FAMILY = reject('family');
+const LENGTH = reject('length');
+const TRUNCATED = reject('truncated');
+const TLV = reject('tlv');
+
+/**
+ * Reads a version 2 header at the start of `buf` into `out`. Returns the header's length in
+ * bytes (TLVs included: the DNS message starts there), a negative code for a malformed header
+ * (proxyRejectReason(code) says why), or, when `complete` is false (a stream still arriving),
+ * PROXY_INCOMPLETE while every byte so far could still begin a valid header. With `complete`
+ * (a datagram: nothing more will come) a header cut short is refused as short or truncated.
+ * `out` is changed only when a header is returned.
+ */
+export function parseProxyHeader(buf: Uint8Array, out: ProxyHeader, complete: boolean): number {
+  const n = buf.length;
+  const sigEnd = n < 12 ? n : 12;
+  for (let i = 0; i < sigEnd; i++) if (buf[i] !== PROXY_V2_SIGNATURE[i]) return SIGNATURE;
+  if (n > 12) {
+    const vc = buf[12]!;
+    if (vc >>> 4 !== 2) return VERSION;
+    if ((vc & 0xf) > 1) return COMMAND;
+  }
+  if (n < PROXY_V2_FIXED) return complete ? SHORT : PROXY_INCOMPLETE;
+  const local = (buf[12]! & 0xf) === 0;
+  const fp = buf[13]!;
+  const length = (buf[14]! << 8) | buf[15]!;
+  const total = PROXY_V2_FIXED + length;
+  if (local) {
+    // LOCAL: the spec has the receiver ignore the family and the whole block.
+    if (n < total) return complete ? TRUNCATED : PROXY_INCOMPLETE;
+    out.local = true;
+    out.family = 0;
+    out.protocol = protocolOf(fp);
+    out.source = '';
+    out.sourcePort = 0;
+    out.destination = '';
+    out.destinationPort = 0;
+    return total;
+  }
+  let need: number;
+  switch (fp) {
+    case 0x11: case 0x12: need = 12; break; // INET: TCP or UDP over IPv4
+    case 0x21: case 0x22: need = 36; break; // INET6
+    default: return FAMILY; // UNSPEC and UNIX carry no IP address; other values are undefined
+  }
+  if (length < need) return LENGTH;
+  if (n < total) return complete ? TRUNCATED : PROXY_INCOMPLETE;
+  // TLVs: type (1), length (2), value, filling the rest of the block exactly.
+  for (let i = PROXY_V2_FIXED + need; i < total; ) {
+    if (total - i < 3) return TLV;
+    i += 3 + ((buf[i + 1]! << 8) | buf[i + 2]!);
+    if (i > total) return TLV;
+  }
+  const at = PROXY_V2_FIXED;
+  out.local = false;
+  out.protocol = protocolOf(fp);
+  if (need === 12) {
+    out.family = 4;
+    out.source = ipv4(buf, at);
+    out.destination = ipv4(buf, at + 4);
+    out.sourcePort = (buf[at + 8]! << 8) | buf[at + 9]!;
+    out.destinationPort = (buf[at + 10]! << 8) | buf[at + 11]!;
+  } else {
+    out.family = 6;
+    out.source = ipv6(buf, at);
+    out.destination = ipv6(buf, at + 16);
+    out.sourcePort = (buf[at + 32]! << 8) | buf[at + 33]!;
+    out.destinationPort = (buf[at + 34]! << 8) | buf[at + 35]!;
+  }
+  return total;
+}
+
+function protocolOf(fp: number): 'stream' | 'dgram' | 'unspec' {
+  const p = fp & 0xf;
+  return p === 1 ? 'stream' : p === 2 ? 'dgram' : 'unspec';
+}
+
+function ipv4(b: Uint8Array, at: number): string {
+  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+}
+
+const groups = new Uint16Array(8);
+
+/** RFC 5952 text: lower-case hex, no leading zeros, the longest run of 2+ zero groups as "::"; ::ffff:a.b.c.d for IPv4-mapped. */
+function ipv6(b: Uint8Array, at: number): string {
+  for (let i = 0; i < 8; i++) groups[i] = (b[at + 2 * i]! << 8) | b[at + 2 * i + 1]!;
+  if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) {
+    return `::ffff:${ipv4(b, at + 12)}`;
+  }
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  let s = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      s += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (s !== '' && !s.endsWith(':')) s += ':';
+    s += groups[i]!.toString(16);
+  }
+  return s;
+}
+
+/**
+ * The senders whose PROXY headers are honoured (server.proxyProtocol.from), compiled once into
+ * a prefix table: has() parses the address in place and walks at most 32 or 128 bits.
+ */
+export class TrustedProxies {
+  private readonly table = new CidrTable<true>();
+
+  /** Prefixes as load.ts checked them ("10.0.0.0/8", "127.0.0.1/32", "2001:db8::/64"); throws on a malformed one. */
+  constructor(prefixes: readonly string[]) {
+    for (const p of prefixes) {
+      const c = parseCidr(p);
+      if (typeof c === 'string') throw new Error(`invalid proxy prefix ${JSON.stringify(p)}: ${c}`);
+      this.table.add(c, true);
+    }
+  }
+
+  /** Whether a sender ("10.0.0.5", "::ffff:10.0.0.5", "2001:db8::5") may send a header. */
+  has(address: string): boolean {
+    return this.table.lookup(address) === true;
+  }
+
+  get size(): number {
+    return this.table.size;
+  }
+}
