@@ -107,7 +107,7 @@ export class QueryLog implements QuerySink {
     this.counts = new FastCounter('school_dns_querylog_records_total',
       'Query log records, by result: written to the database, dropped because the queue was full (or the writer was down), failed to write.',
       [{ result: 'written' }, { result: 'dropped' }, { result: 'failed' }], registry ?? new Registry());
-    opts.metrics?.gauge('school_dns_querylog_queue_records', 'Query log records waiting to be written.', () => this.queue.pending);
+    opts.metrics?.gauge('school_dns_querylog_queue_records', 'Query log records queued for the writer thread and not yet taken by it (at most queryLog.queueSize).', () => this.queue.pending);
   }
 
   /** Opens the log (its writer thread and database). Throws QueryLogError when it cannot be used. */
