@@ -30,7 +30,7 @@ export class QueryContext {
   answer: Answer | null = null;
   source: ReplySource = 'none';
   /** The filter's decision for the question name (a CompiledPolicy code; see src/filter). */
-  verdict = 0;
+  verdict = -1; // DECISION_PASS until the filter decides
   private keyText: string | undefined = undefined;
   private nameText: string | null | undefined = undefined;
 

@@ -97,7 +97,10 @@ export class SchoolFilter implements Filter {
       // A walled garden's allowed names may lead to CDN names that are not on its list:
       // only a target that is itself in a blocked category blocks the answer. A target an
       // approved review request opens for this client passes, as an allowed one does.
-      if (code >= 0 && !this.approved(ctx, readName(this.scratch, 0) ?? '')) return this.blockedReply(ctx, c, g, code);
+      if (code >= 0 && !this.approved(ctx, readName(this.scratch, 0) ?? '')) {
+        ctx.verdict = code; // the category that blocked it, for the query log
+        return this.blockedReply(ctx, c, g, code);
+      }
     }
     return reply;
   }
