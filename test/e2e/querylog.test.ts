@@ -289,7 +289,10 @@ describe('query log: a writer that cannot keep up', () => {
       lock.exec('BEGIN EXCLUSIVE');
       // The writer takes these, and blocks on the lock when its write window (1 s) comes.
       expect((await udpAskAll(r.udpPort, blocked(0, 4))).every((b) => b !== null)).toBe(true);
-      await sleep(2000);
+      // Until the writer has taken them (on a loaded machine its low-priority thread may be late).
+      for (let i = 0; i < 100 && (await gauge()) !== 0; i++) await sleep(100);
+      expect(await gauge()).toBe(0);
+      await sleep(2000); // and is stuck on the lock, its write window (1 s) past
       // A blocked writer takes nothing more: this record stays queued (two flush intervals on).
       expect(addressesOf(await ask(NORTH_KIDS, r.udpPort, 'q4.adult-site.example'))).toEqual(['127.0.0.1']);
       await sleep(600);
