@@ -17,12 +17,18 @@
 // The parser is pure and allocates nothing but the two address strings it returns: it fills a
 // caller-owned ProxyHeader and returns a number. Which senders may send a header at all is the
 // listeners' business (TrustedProxies below): from anyone else a header is never honoured.
-import { CidrTable, parseCidr } from '../policy/cidr';
+import { parseAddress, parseCidr } from '../policy/cidr';
+
+// Module-local constants for the parser: under CommonJS every use of an exported one is a
+// property load from `exports`.
+const SIG = new Uint8Array([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+const FIXED = 16;
+const INCOMPLETE = 0;
 
 /** The 12-byte signature that starts every version 2 header. */
-export const PROXY_V2_SIGNATURE: readonly number[] = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+export const PROXY_V2_SIGNATURE: readonly number[] = Array.from(SIG);
 /** Signature, version/command, family/protocol and length. */
-export const PROXY_V2_FIXED = 16;
+export const PROXY_V2_FIXED = FIXED;
 
 /**
  * Why a header was refused: the `reason` label of school_dns_proxy_protocol_rejected_total.
@@ -39,7 +45,7 @@ export const PROXY_REJECT_REASONS = ['short', 'signature', 'version', 'command',
 export type ProxyRejectReason = (typeof PROXY_REJECT_REASONS)[number];
 
 /** parseProxyHeader's result when a stream has not yet delivered the whole header. */
-export const PROXY_INCOMPLETE = 0;
+export const PROXY_INCOMPLETE = INCOMPLETE;
 
 /** What a header said; filled in by parseProxyHeader, meant to be reused. */
 export class ProxyHeader {
@@ -83,20 +89,20 @@ const TLV = reject('tlv');
 export function parseProxyHeader(buf: Uint8Array, out: ProxyHeader, complete: boolean): number {
   const n = buf.length;
   const sigEnd = n < 12 ? n : 12;
-  for (let i = 0; i < sigEnd; i++) if (buf[i] !== PROXY_V2_SIGNATURE[i]) return SIGNATURE;
+  for (let i = 0; i < sigEnd; i++) if (buf[i] !== SIG[i]) return SIGNATURE;
   if (n > 12) {
     const vc = buf[12]!;
     if (vc >>> 4 !== 2) return VERSION;
     if ((vc & 0xf) > 1) return COMMAND;
   }
-  if (n < PROXY_V2_FIXED) return complete ? SHORT : PROXY_INCOMPLETE;
+  if (n < FIXED) return complete ? SHORT : INCOMPLETE;
   const local = (buf[12]! & 0xf) === 0;
   const fp = buf[13]!;
   const length = (buf[14]! << 8) | buf[15]!;
-  const total = PROXY_V2_FIXED + length;
+  const total = FIXED + length;
   if (local) {
     // LOCAL: the spec has the receiver ignore the family and the whole block.
-    if (n < total) return complete ? TRUNCATED : PROXY_INCOMPLETE;
+    if (n < total) return complete ? TRUNCATED : INCOMPLETE;
     out.local = true;
     out.family = 0;
     out.protocol = protocolOf(fp);
@@ -113,14 +119,14 @@ export function parseProxyHeader(buf: Uint8Array, out: ProxyHeader, complete: bo
     default: return FAMILY; // UNSPEC and UNIX carry no IP address; other values are undefined
   }
   if (length < need) return LENGTH;
-  if (n < total) return complete ? TRUNCATED : PROXY_INCOMPLETE;
+  if (n < total) return complete ? TRUNCATED : INCOMPLETE;
   // TLVs: type (1), length (2), value, filling the rest of the block exactly.
-  for (let i = PROXY_V2_FIXED + need; i < total; ) {
+  for (let i = FIXED + need; i < total; ) {
     if (total - i < 3) return TLV;
     i += 3 + ((buf[i + 1]! << 8) | buf[i + 2]!);
     if (i > total) return TLV;
   }
-  const at = PROXY_V2_FIXED;
+  const at = FIXED;
   out.local = false;
   out.protocol = protocolOf(fp);
   if (need === 12) {
@@ -149,6 +155,9 @@ function ipv4(b: Uint8Array, at: number): string {
 }
 
 const groups = new Uint16Array(8);
+/** Hex of a byte without leading zeros, and with (for the low byte of a group above 0xff). */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16));
+const HEX2 = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 /** RFC 5952 text: lower-case hex, no leading zeros, the longest run of 2+ zero groups as "::"; ::ffff:a.b.c.d for IPv4-mapped. */
 function ipv6(b: Uint8Array, at: number): string {
@@ -173,33 +182,87 @@ function ipv6(b: Uint8Array, at: number): string {
       continue;
     }
     if (s !== '' && !s.endsWith(':')) s += ':';
-    s += groups[i]!.toString(16);
+    const g = groups[i]!;
+    s += g > 0xff ? HEX[g >>> 8]! + HEX2[g & 0xff]! : HEX[g]!;
   }
   return s;
 }
 
 /**
  * The senders whose PROXY headers are honoured (server.proxyProtocol.from), compiled once into
- * a prefix table: has() parses the address in place and walks at most 32 or 128 bits.
+ * networks and masks. A handful of prefixes is usual (the dnsdist machines), so has() parses a
+ * dotted quad in place and compares it with each; IPv6 senders take the general parser.
  */
 export class TrustedProxies {
-  private readonly table = new CidrTable<true>();
+  /** IPv4: network, mask, network, mask, ... */
+  private readonly v4: Uint32Array;
+  /** IPv6: four words of network then four of mask, per prefix. */
+  private readonly v6: Uint32Array;
+  readonly size: number;
 
   /** Prefixes as load.ts checked them ("10.0.0.0/8", "127.0.0.1/32", "2001:db8::/64"); throws on a malformed one. */
   constructor(prefixes: readonly string[]) {
+    const v4: number[] = [];
+    const v6: number[] = [];
     for (const p of prefixes) {
       const c = parseCidr(p);
       if (typeof c === 'string') throw new Error(`invalid proxy prefix ${JSON.stringify(p)}: ${c}`);
-      this.table.add(c, true);
+      const masks = c.words.map((_, k) => wordMask(c.length - 32 * k));
+      if (c.family === 4) v4.push(c.words[0]!, masks[0]!);
+      else v6.push(...c.words, ...masks);
     }
+    this.v4 = Uint32Array.from(v4);
+    this.v6 = Uint32Array.from(v6);
+    this.size = prefixes.length;
   }
 
   /** Whether a sender ("10.0.0.5", "::ffff:10.0.0.5", "2001:db8::5") may send a header. */
   has(address: string): boolean {
-    return this.table.lookup(address) === true;
+    const a = dottedQuad(address);
+    if (a >= 0) return this.has4(a);
+    // IPv6, IPv4-mapped IPv6 (folded to IPv4), or not an address.
+    const p = parseAddress(address);
+    if (p === null) return false;
+    if (p.family === 4) return this.has4(p.words[0]!);
+    const t = this.v6;
+    for (let k = 0; k < t.length; k += 8) {
+      if (((p.words[0]! & t[k + 4]!) >>> 0) === t[k] && ((p.words[1]! & t[k + 5]!) >>> 0) === t[k + 1]
+        && ((p.words[2]! & t[k + 6]!) >>> 0) === t[k + 2] && ((p.words[3]! & t[k + 7]!) >>> 0) === t[k + 3]) return true;
+    }
+    return false;
   }
 
-  get size(): number {
-    return this.table.size;
+  private has4(a: number): boolean {
+    const t = this.v4;
+    for (let k = 0; k < t.length; k += 2) if (((a & t[k + 1]!) >>> 0) === t[k]) return true;
+    return false;
   }
+}
+
+/** The mask of the first `bits` bits (0..32) of a word, unsigned. */
+function wordMask(bits: number): number {
+  return bits <= 0 ? 0 : bits >= 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
+}
+
+/** "a.b.c.d" (as Node reports IPv4 senders) as an unsigned number, or -1 for anything else. */
+function dottedQuad(s: string): number {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return -1;
+    } else if (c === 46 && digits > 0 && dots < 3) {
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else {
+      return -1;
+    }
+  }
+  return dots === 3 && digits > 0 ? value * 256 + part : -1;
 }

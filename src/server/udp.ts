@@ -17,8 +17,6 @@ import { parseProxyHeader, ProxyHeader, proxyRejectReason, TrustedProxies } from
 
 export class UdpListener {
   private sock: dgram.Socket | null = null;
-  /** Reused for every proxied datagram: handle() reads it before the next one can arrive. */
-  private readonly header = new ProxyHeader();
 
   constructor(
     private readonly addr: HostPort,
@@ -35,7 +33,7 @@ export class UdpListener {
       this.sock = sock;
       const onListenError = (e: Error): void => reject(e);
       sock.once('error', onListenError);
-      sock.on('message', this.receive);
+      sock.on('message', this.messageHandler(sock));
       sock.bind(this.addr.port, this.addr.host, () => {
         sock.off('error', onListenError);
         sock.on('error', (e) => this.log.warn('UDP socket error', { listen: this.describe(), err: e }));
@@ -44,25 +42,41 @@ export class UdpListener {
     });
   }
 
-  /** One datagram: answered for its sender, or, from a trusted proxy, for the client its header names. */
-  readonly receive = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
-    const sock = this.sock;
-    if (sock === null) return;
-    const send = (reply: Buffer): void => { sock.send(reply, rinfo.port, rinfo.address); };
-    if (this.proxies === null || !this.proxies.has(rinfo.address)) {
-      this.dispatcher.handle(msg, Transport.Udp, rinfo.address, rinfo.port, send, this.addr.host);
-      return;
+  /**
+   * The 'message' handler for `sock`. Without trusted proxies it is the plain one, so ordinary
+   * clients pay nothing for the PROXY protocol; with them, a trusted sender's datagram is
+   * answered for the client its header names, and anyone else's as always.
+   */
+  messageHandler(sock: Pick<dgram.Socket, 'send'>): (msg: Buffer, rinfo: dgram.RemoteInfo) => void {
+    const dispatcher = this.dispatcher;
+    const host = this.addr.host;
+    const proxies = this.proxies;
+    if (proxies === null) {
+      return (msg, rinfo) => {
+        dispatcher.handle(msg, Transport.Udp, rinfo.address, rinfo.port, (reply) => {
+          sock.send(reply, rinfo.port, rinfo.address);
+        }, host);
+      };
     }
-    const h = this.header;
-    const n = parseProxyHeader(msg, h, true);
-    if (n < 0) {
-      this.metrics.proxyRejected(Transport.Udp, proxyRejectReason(n));
-      return;
-    }
-    // LOCAL (the proxy's health checks): the proxy asks for itself, on our address.
-    if (h.local) this.dispatcher.handle(msg.subarray(n), Transport.Udp, rinfo.address, rinfo.port, send, this.addr.host);
-    else this.dispatcher.handle(msg.subarray(n), Transport.Udp, h.source, h.sourcePort, send, h.destination);
-  };
+    const metrics = this.metrics;
+    // Reused for every datagram: handle() has read it before the next one can arrive.
+    const h = new ProxyHeader();
+    return (msg, rinfo) => {
+      const send = (reply: Buffer): void => { sock.send(reply, rinfo.port, rinfo.address); };
+      if (!proxies.has(rinfo.address)) {
+        dispatcher.handle(msg, Transport.Udp, rinfo.address, rinfo.port, send, host);
+        return;
+      }
+      const n = parseProxyHeader(msg, h, true);
+      if (n < 0) {
+        metrics.proxyRejected(Transport.Udp, proxyRejectReason(n));
+        return;
+      }
+      // LOCAL (the proxy's health checks): the proxy asks for itself, on our address.
+      if (h.local) dispatcher.handle(msg.subarray(n), Transport.Udp, rinfo.address, rinfo.port, send, host);
+      else dispatcher.handle(msg.subarray(n), Transport.Udp, h.source, h.sourcePort, send, h.destination);
+    };
+  }
 
   /** The bound port (useful when configured as 0 in tests). */
   get port(): number {
