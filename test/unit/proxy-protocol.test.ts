@@ -270,6 +270,8 @@ describe('TrustedProxies', () => {
     expect(t.size).toBe(3);
     for (const a of ['10.0.0.1', '10.255.1.2', '192.0.2.53', '::ffff:10.1.2.3', '2001:db8:53::1', '2001:db8:53:0:ffff::9']) expect({ a, trusted: t.has(a) }).toEqual({ a, trusted: true });
     for (const a of ['11.0.0.1', '192.0.2.54', '2001:db8:54::1', '::1', '127.0.0.1', '', 'not an address']) expect({ a, trusted: t.has(a) }).toEqual({ a, trusted: false });
+    // Not addresses, though they start like one inside 10.0.0.0/8.
+    for (const a of ['10.0.0.1.5', '10.0.0', '10.0.0.', '10..0.1', '10.0.0.256', '10.0.0.1000', '10.0.0.1 ', '10.0.0.1:53', '10.0.0.1%eth0']) expect({ a, trusted: t.has(a) }).toEqual({ a, trusted: false });
   });
 
   test('an empty set trusts nobody', () => {
