@@ -8,10 +8,11 @@
 // A write that waits (a lock held by another connection, a slow disk) blocks this thread only:
 // batches then stay untaken, the queue on the event loop fills, and records are dropped there.
 //
-// The thread runs at nice 10 (on Linux a thread has its own nice value): on a core that answering
-// keeps busy, the writer gets about a tenth of it (CFS weights 110 : 1024), enough for the
-// repeats that blocked traffic mostly is, and past that the queue drops (and counts) records
-// rather than the log slowing down every child's browsing. An idle core it uses fully.
+// The thread runs at nice 19 (on Linux a thread has its own nice value): on a core that answering
+// keeps saturated, the writer gets about 1.5% of it (CFS weights 15 : 1024), and past what that
+// writes the queue drops (and counts) records rather than the log slowing down every child's
+// browsing (nice 10, a tenth of the core, cost a saturated server 14% of its answers on a flood of
+// distinct blocked names: bench/logging-cost.sh). An idle core, or an idle second core, it uses fully.
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Aggregator } from './aggregate';
@@ -54,7 +55,7 @@ export type FromWorker =
   | { readonly type: 'closed' };
 
 const DAY_MS = 86_400_000;
-const WRITER_NICE = 10;
+const WRITER_NICE = 19;
 
 function main(): void {
   const port = parentPort;
