@@ -13,6 +13,7 @@ import type { Logger } from '../log/logger';
 import { Transport } from '../metrics/metrics';
 import type { Metrics } from '../metrics/metrics';
 import type { Dispatcher } from './dispatch';
+import { literalLookup } from './literal-lookup';
 import { parseProxyHeader, ProxyHeader, proxyRejectReason, TrustedProxies } from './proxy-protocol';
 
 export class UdpListener {
@@ -29,7 +30,7 @@ export class UdpListener {
 
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const sock = dgram.createSocket({ type: this.addr.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.addr.family === 6 });
+      const sock = dgram.createSocket({ type: this.addr.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.addr.family === 6, lookup: literalLookup });
       this.sock = sock;
       const onListenError = (e: Error): void => reject(e);
       sock.once('error', onListenError);

@@ -10,6 +10,7 @@ import { Flag, HEADER_SIZE } from '../dns/constants';
 import { MessageError, ScannedMessage, scanMessage } from '../dns/message';
 import { equalsFolded } from '../dns/name';
 import { writeOpt } from '../dns/reply';
+import { literalLookup } from '../server/literal-lookup';
 
 export type ExchangeFailure = 'timeout' | 'malformed' | 'network';
 
@@ -86,7 +87,7 @@ export function sendUdp(server: HostPort, probe: Probe, timeoutMs: number, onMis
   return new Promise((resolve, reject) => {
     const id = randomInt(0x10000);
     const query = probe.build(id);
-    const sock = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
+    const sock = dgram.createSocket({ type: server.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
     let done = false;
     const finish = (err: ExchangeError | null, result?: ExchangeResult): void => {
       if (done) return;
