@@ -28,7 +28,11 @@ function unauthorized(base: string): AdminUnreachable {
     'Give the same token in SCHOOL_DNS_ADMIN_TOKEN_FILE (a file) or SCHOOL_DNS_ADMIN_TOKEN.');
 }
 
-export async function adminRequest(base: string, method: 'GET' | 'POST', pathAndQuery: string, timeoutMs = 120_000): Promise<{ status: number; body: unknown }> {
+/**
+ * One request to the admin API with the token, if any. A server that cannot be reached, or
+ * that refuses the token (401), is an AdminUnreachable with advice; any other status is the caller's.
+ */
+export async function adminFetch(base: string, method: 'GET' | 'POST', pathAndQuery: string, timeoutMs: number): Promise<Response> {
   const url = new URL(pathAndQuery, base.endsWith('/') ? base : `${base}/`);
   let res: Response;
   try {
@@ -38,8 +42,16 @@ export async function adminRequest(base: string, method: 'GET' | 'POST', pathAnd
     throw new AdminUnreachable(`cannot reach school-dns at ${base} (${cause}). Is it running? Is --admin right (the admin.listen address in its configuration)?`, { cause: e });
   }
   if (res.status === 401) throw unauthorized(base);
+  return res;
+}
+
+/** A response's body: parsed JSON, or the text when it is not JSON. */
+export async function bodyOf(res: Response): Promise<unknown> {
   const text = await res.text();
-  let body: unknown = text;
-  try { body = JSON.parse(text); } catch { /* not JSON: keep the text */ }
-  return { status: res.status, body };
+  try { return JSON.parse(text); } catch { return text; }
+}
+
+export async function adminRequest(base: string, method: 'GET' | 'POST', pathAndQuery: string, timeoutMs = 120_000): Promise<{ status: number; body: unknown }> {
+  const res = await adminFetch(base, method, pathAndQuery, timeoutMs);
+  return { status: res.status, body: await bodyOf(res) };
 }

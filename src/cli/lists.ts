@@ -2,7 +2,7 @@
 // school-dns gave, and fetching the URL sources now, with progress, through its admin API.
 import { Command, Option } from 'commander';
 import type { ListSourceView, ListsStatusBody, ListsUpdateEvent } from '../lists/fetch-routes';
-import { adminHeaders, adminRequest, AdminUnreachable } from './admin-client';
+import { adminFetch, adminRequest, bodyOf } from './admin-client';
 
 /** Exit codes of the lists commands (4, the admin API unreachable, comes from the shared wrapper). */
 export const LISTS_EXIT = { ok: 0, failed: 1, unreachable: 4, sourcesFailing: 5 } as const;
@@ -197,20 +197,10 @@ function sourceLine(s: ListSourceView): string {
  * A non-streaming answer (an error) comes back as status and body.
  */
 async function adminStream(base: string, pathAndQuery: string, onEvent: (e: ListsUpdateEvent) => void): Promise<{ status: number; body?: unknown }> {
-  const url = new URL(pathAndQuery, base.endsWith('/') ? base : `${base}/`);
-  let res: Response;
-  try {
-    // Large lists on slow links take a while; the server's own timeouts end a stuck download.
-    res = await fetch(url, { method: 'POST', headers: adminHeaders(), signal: AbortSignal.timeout(3_600_000) });
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
-    throw new AdminUnreachable(`cannot reach school-dns at ${base} (${cause}). Is it running? Is --admin right (the admin.listen address in its configuration)?`, { cause: e });
-  }
+  // Large lists on slow links take a while; the server's own timeouts end a stuck download.
+  const res = await adminFetch(base, 'POST', pathAndQuery, 3_600_000);
   if (!(res.headers.get('content-type') ?? '').startsWith('application/x-ndjson') || !res.body) {
-    const text = await res.text();
-    let body: unknown = text;
-    try { body = JSON.parse(text); } catch { /* not JSON */ }
-    return { status: res.status, body };
+    return { status: res.status, body: await bodyOf(res) };
   }
   const decoder = new TextDecoder();
   let buffered = '';

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { DEFAULT_SINCE, DEFAULT_TOP, MAX_TOP, type ReportBody } from '../querylog/admin-route';
 import { DurationError, parseDuration } from '../querylog/duration';
 import { adminRequest } from './admin-client';
+import { clean, localTime, serverError } from './terminal';
 
 const EXIT_FAILED = 1;
 /** A bad option value, found before asking the server. */
@@ -88,20 +89,7 @@ function usage(message: string): void {
 }
 
 function failed(status: number, body: unknown): void {
-  const error = typeof body === 'object' && body !== null && 'error' in body ? String((body as { error: unknown }).error) : String(body).slice(0, 400);
-  process.stderr.write(`school-dns: ${clean(error, 400)}${status >= 500 ? ` (HTTP ${status})` : ''}\n`);
+  process.stderr.write(`school-dns: ${serverError(body)}${status >= 500 ? ` (HTTP ${status})` : ''}\n`);
 }
 
-/** "2024-05-06 09:14" in this machine's time zone. */
-function localTime(isoTime: string): string {
-  const d = new Date(isoTime);
-  if (Number.isNaN(d.getTime())) return '?';
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
-}
 
-/** Text from the server made safe for a terminal (no control characters) and cut to `max` characters. */
-function clean(s: string, max: number): string {
-  const cps = Array.from(s.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g, ' '));
-  return cps.length <= max ? cps.join('') : `${cps.slice(0, max - 1).join('')}…`;
-}
