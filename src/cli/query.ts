@@ -4,13 +4,11 @@
 // wire code; the Extended DNS Error (RFC 8914) that says why a name was blocked is read
 // from the OPT record, which dns2 does not decode.
 import type { Command } from 'commander';
-import dgram from 'node:dgram';
-import net from 'node:net';
 import DNS from 'dns2';
 import { tryParseHostPort } from '../config/load';
 import type { HostPort } from '../config/types';
-import { TYPE_NAMES } from '../dns/constants';
-import { scanMessage } from '../dns/message';
+import { Flag, TYPE_NAMES } from '../dns/constants';
+import { ExchangeResult, Probe, sendTcp, sendUdp } from '../upstream/transport';
 
 export const QUERY_EXIT = { answered: 0, badInput: 1, noAnswer: 4 } as const;
 
@@ -49,60 +47,26 @@ export interface QueryResult {
   readonly ede: { code: number; text: string }[];
 }
 
-function encodeQuery(name: string, type: number): { id: number; wire: Buffer } {
+function encodeQuery(name: string, type: number): Buffer {
   const p = new DNS.Packet();
-  const id = Math.floor(Math.random() * 0x10000);
-  p.header.id = id;
   p.header.rd = 1;
   p.questions.push({ name, type, class: DNS.Packet.CLASS.IN } as unknown as DNS.Packet.Question);
   // EDNS with a 1232-octet size, so the server can say why it blocked a name (EDE).
   p.additionals.push(DNS.Packet.Resource.EDNS([], { udpPayloadSize: 1232 }));
-  return { id, wire: p.toBuffer() };
+  return p.toBuffer();
 }
 
-function exchangeUdp(server: HostPort, wire: Buffer, id: number, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
-    const timer = setTimeout(() => { sock.close(); reject(new Error(`no answer within ${timeoutMs} ms`)); }, timeoutMs);
-    sock.on('error', (e) => { clearTimeout(timer); sock.close(); reject(e); });
-    sock.on('message', (msg, rinfo) => {
-      if (rinfo.address !== server.host || rinfo.port !== server.port || msg.length < 2 || msg.readUInt16BE(0) !== id) return;
-      clearTimeout(timer);
-      sock.close();
-      resolve(msg);
-    });
-    sock.send(wire, server.port, server.host);
-  });
-}
-
-function exchangeTcp(server: HostPort, wire: Buffer, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: server.host, port: server.port });
-    let buf = Buffer.alloc(0);
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no answer over TCP within ${timeoutMs} ms`)); }, timeoutMs);
-    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
-    sock.on('connect', () => {
-      const framed = Buffer.alloc(wire.length + 2);
-      framed.writeUInt16BE(wire.length, 0);
-      wire.copy(framed, 2);
-      sock.write(framed);
-    });
-    sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        clearTimeout(timer);
-        sock.destroy();
-        resolve(buf.subarray(2, 2 + buf.readUInt16BE(0)));
-      }
-    });
-    sock.on('end', () => { clearTimeout(timer); reject(new Error('the server closed the TCP connection without an answer')); });
-  });
+/** Our query with the exchange's random ID, and a reply accepted only with that ID. */
+function probeFor(wire: Buffer): Probe {
+  return {
+    build: (id) => { const q = Buffer.from(wire); q.writeUInt16BE(id, 0); return q; },
+    matches: (reply, id) => reply.length >= 2 && ((reply[0] << 8) | reply[1]) === id && (reply[2] & 0x80) !== 0,
+  };
 }
 
 /** RFC 8914 options (code 15) in the reply's OPT record. */
-function extendedErrors(reply: Buffer): { code: number; text: string }[] {
-  let opt;
-  try { opt = scanMessage(reply).opt; } catch { return []; }
+function extendedErrors({ buf: reply, msg }: ExchangeResult): { code: number; text: string }[] {
+  const opt = msg.opt;
   if (!opt) return [];
   const out: { code: number; text: string }[] = [];
   for (let at = opt.rdataOffset; at + 4 <= opt.rdataOffset + opt.rdlength;) {
@@ -141,14 +105,15 @@ function recordText(r: Rr): string {
 
 export async function query(name: string, type: number, server: HostPort, opts: { tcp?: boolean; timeoutMs?: number } = {}): Promise<QueryResult> {
   const timeoutMs = opts.timeoutMs ?? 3000;
-  const { id, wire } = encodeQuery(name, type);
+  const probe = probeFor(encodeQuery(name, type));
   const t0 = performance.now();
   let transport: 'udp' | 'tcp' = opts.tcp ? 'tcp' : 'udp';
-  let reply = transport === 'tcp' ? await exchangeTcp(server, wire, timeoutMs) : await exchangeUdp(server, wire, id, timeoutMs);
-  if (transport === 'udp' && reply.length > 2 && (reply[2] & 0x02)) {
+  let result = transport === 'tcp' ? await sendTcp(server, probe, timeoutMs) : await sendUdp(server, probe, timeoutMs);
+  if (transport === 'udp' && (result.msg.flags & Flag.TC)) {
     transport = 'tcp'; // TC: the answer did not fit; ask again over TCP, as resolvers do
-    reply = await exchangeTcp(server, wire, timeoutMs);
+    result = await sendTcp(server, probe, timeoutMs);
   }
+  const reply = result.buf;
   const ms = performance.now() - t0;
   const p = DNS.Packet.parse(reply);
   const h = p.header as unknown as Record<string, number>;
@@ -157,7 +122,7 @@ export async function query(name: string, type: number, server: HostPort, opts: 
   return {
     server: server.family === 6 ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`,
     transport, ms, id: h.id, rcode: RCODES[h.rcode] ?? `RCODE${h.rcode}`, flags,
-    answers: show(p.answers), authorities: show(p.authorities), additionals: show(p.additionals), ede: extendedErrors(reply),
+    answers: show(p.answers), authorities: show(p.authorities), additionals: show(p.additionals), ede: extendedErrors(result),
   };
 }
 
