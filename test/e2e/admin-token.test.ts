@@ -1,26 +1,16 @@
 // The admin API with a token (admin.tokenFile): every request but /healthz must carry it,
 // the CLI sends it from SCHOOL_DNS_ADMIN_TOKEN_FILE or SCHOOL_DNS_ADMIN_TOKEN, and a
 // configuration that puts the admin API off loopback without a token is refused.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, describeConfig, parseConfig } from '../../src/config/load';
+import { CliRun, runCli } from '../helpers/cli';
 import { startTestResolver, TestResolver } from '../helpers/resolver';
 
-const CLI = path.resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 const TOKEN = 'f3b1c9d27a6e48e0b5d4c3a2918f7e6d';
 
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const clean = { ...process.env };
-    delete clean.SCHOOL_DNS_ADMIN_TOKEN;
-    delete clean.SCHOOL_DNS_ADMIN_TOKEN_FILE;
-    execFile(process.execPath, [CLI, ...args], { env: { ...clean, ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> => runCli(args, { env });
 
 describe('admin.tokenFile in the configuration', () => {
   let dir: string;

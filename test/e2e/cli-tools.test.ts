@@ -2,27 +2,17 @@
 // good and broken configurations, policies and lists (files and a URL served on loopback);
 // query against a running school-dns (answers, a blocked name with its extended error,
 // NXDOMAIN, TCP, an unknown type) and against nothing.
-import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CliRun, runCli } from '../helpers/cli';
 import { dnsPacket } from '../helpers/packets';
 import { startTestResolver, TestResolver } from '../helpers/resolver';
 import { ScriptedUpstream } from '../helpers/upstream';
 
-const CLI = path.resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js');
-
-interface Run { code: number; stdout: string; stderr: string }
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]): Promise<CliRun> => runCli(args);
 
 describe('school-dns validate', () => {
   let dir: string;

@@ -6,24 +6,16 @@
 // instance is stopped; dnsdist's health check (a LOCAL header) takes it out and every later
 // query is answered by the other. This is the city-wide layout the README describes.
 import { ChildProcess, spawn } from 'node:child_process';
-import dgram from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promValue, udpAsk, udpAskFrom } from '../helpers/client';
+import { freeUdpPort, promValue, udpAsk, udpAskFrom } from '../helpers/client';
 import { decode, query, rcodeOf } from '../helpers/packets';
 import { tcpAskFrom } from '../helpers/proxy-protocol';
 import { startTestResolver, TestResolver } from '../helpers/resolver';
 import { ScriptedUpstream } from '../helpers/upstream';
 
 const DNSDIST = ['/usr/bin/dnsdist', '/usr/sbin/dnsdist'].find((p) => existsSync(p));
-
-async function freeUdpPort(): Promise<number> {
-  return new Promise((res) => {
-    const s = dgram.createSocket('udp4');
-    s.bind(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); });
-  });
-}
 
 async function metricsOf(r: TestResolver): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${r.adminPort}/metrics`);

@@ -2,7 +2,6 @@
 // loopback source addresses) ask the same names through a real resolver that forwards to
 // a scripted upstream; reloads under traffic; the CLI against a running server.
 import { execFile, spawn } from 'node:child_process';
-import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,7 +9,7 @@ import { promisify } from 'node:util';
 import { decode, dnsPacket, query, rcodeOf } from '../helpers/packets';
 import { startTestResolver, TestResolver } from '../helpers/resolver';
 import { ScriptedUpstream } from '../helpers/upstream';
-import { promValue, scrape, udpAskFrom } from '../helpers/client';
+import { freeUdpPort, promValue, scrape, udpAskFrom } from '../helpers/client';
 
 const KIDS = '127.0.0.2';
 const TEACHERS = '127.0.0.3';
@@ -253,13 +252,8 @@ describe('school-dns serve as a process', () => {
     writeFileSync(path.join(dir, 'lists', 'edu.txt'), 'school-books.example\n');
     writePolicy(dir);
     const upstream = await ScriptedUpstream.start();
-    // Ports: let the OS pick free ones by binding and releasing.
-    const free = async (): Promise<number> => new Promise((res) => {
-      const s = dgram.createSocket('udp4');
-      s.bind(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); });
-    });
-    const dnsPort = await free();
-    const adminPort = await free();
+    const dnsPort = await freeUdpPort();
+    const adminPort = await freeUdpPort();
     writeFileSync(path.join(dir, 'config.yaml'), `
 server: { listen: ["127.0.0.1:${dnsPort}"] }
 admin: { listen: "127.0.0.1:${adminPort}" }

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CLI, CliRun, runCli } from '../helpers/cli';
 import { decode, query } from '../helpers/packets';
 import { promValue, scrape, sleep, udpAskFrom } from '../helpers/client';
 import { ListHost, plainList } from '../helpers/list-host';
@@ -14,18 +15,9 @@ import { ScriptedUpstream } from '../helpers/upstream';
 
 const KIDS = '127.0.0.2';
 const SINKHOLE = '10.9.9.9';
-const CLI = path.resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 const ADULT = '/adult.txt';
 
-interface Run { code: number; stdout: string; stderr: string }
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]): Promise<CliRun> => runCli(args, { timeoutMs: 30_000 });
 
 async function answerFor(r: TestResolver, name: string): Promise<string[]> {
   const reply = decode(await udpAskFrom(KIDS, r.udpPort, query(name, 'A')));
@@ -177,7 +169,7 @@ describe('URL list sources through a running resolver', () => {
   it('`lists update` shows download progress on a terminal', async () => {
     host.set(ADULT, { body: plainList(3000, 'adult.example'), mode: 'slow' });
     const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} lists update --admin ${admin()}`;
-    const out = await new Promise<Run>((resolve) => {
+    const out = await new Promise<CliRun>((resolve) => {
       // script(1) gives the command a terminal; -e passes its exit code on.
       execFile('script', ['-qec', cmd, '/dev/null'], { timeout: 30_000 }, (err, stdout, stderr) => {
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
@@ -200,7 +192,7 @@ describe('URL list sources through a running resolver', () => {
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/pending\s+#0 .*\n\s+serving the saved copy until the list host answers: 3000 names \([\d.]+ KiB\), downloaded \d+ s ago/);
     // Then the host is asked in the background, and times out.
-    let status: Run = first;
+    let status: CliRun = first;
     for (let i = 0; i < 80 && status.code !== 5; i++) {
       await sleep(100);
       status = await cli(['lists', 'status', '--json', '--admin', admin()]);

@@ -4,12 +4,11 @@
 // listed and approved with the real CLI (a child process against the admin port), and the
 // query that was sinkholed then resolves for the covered school and group only; a restart
 // keeps the requests and the approval.
-import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { CliRun, runCli } from '../helpers/cli';
 import { loopback, startTestResolver, TestResolver } from '../helpers/resolver';
 import { ScriptedUpstream } from '../helpers/upstream';
 import { promValue, scrape, udpAskFrom } from '../helpers/client';
@@ -19,8 +18,6 @@ const NORTH_KIDS = '127.0.0.2';
 const NORTH_TEACHERS = '127.0.0.3';
 const SOUTH_KIDS = '127.0.0.4';
 const SINKHOLE = '10.9.9.9';
-const CLI = path.resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js');
-const run = promisify(execFile);
 /** Tests that start the CLI several times: each start takes a second or more on a busy 2-core machine. */
 const CLI_TEST_TIMEOUT = 90_000;
 
@@ -68,16 +65,7 @@ function postForm(port: number, from: string, fields: Record<string, string>): P
   });
 }
 
-interface CliResult { code: number; stdout: string; stderr: string }
-async function cli(args: string[]): Promise<CliResult> {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], { timeout: 15_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const cli = (args: string[]): Promise<CliRun> => runCli(args, { timeoutMs: 15_000 });
 
 describe('review requests over real sockets', () => {
   let dir: string;

@@ -7,14 +7,13 @@
 //   dependencies) serves and filters;
 // - a second install keeps the operator's edited configuration.
 import { execFile, spawn } from 'node:child_process';
-import dgram from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfigFile } from '../../src/config/load';
 import { decode, query } from '../helpers/packets';
-import { udpAskFrom } from '../helpers/client';
+import { freeUdpPort, udpAskFrom } from '../helpers/client';
 
 const run = promisify(execFile);
 const addressesOf = (reply: Buffer): string[] => decode(reply).answers.filter((a) => a.type === 'A').map((a) => a.data as string);
@@ -25,13 +24,6 @@ const INSTALL = path.join(ROOT, 'systemd', 'install.sh');
 function systemdAnalyze(): string {
   for (const p of ['/usr/bin/systemd-analyze', '/bin/systemd-analyze']) if (existsSync(p)) return p;
   throw new Error('systemd-analyze is not installed (Debian package "systemd"): .ci/run installs it');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = dgram.createSocket('udp4');
-    s.bind(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); });
-  });
 }
 
 describe('the systemd unit', () => {
@@ -95,8 +87,8 @@ describe('install.sh', () => {
 
   test('the installed program serves and filters with the installed policy and lists', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'school-dns-installed-run-'));
-    const dnsPort = await freePort();
-    const adminPort = await freePort();
+    const dnsPort = await freeUdpPort();
+    const adminPort = await freeUdpPort();
     // The installed policy, but loopback ports: port 53 is for the real service.
     writeFileSync(path.join(dir, 'config.yaml'), `
 server: { listen: ["127.0.0.1:${dnsPort}"] }

@@ -233,3 +233,11 @@ export function udpAskFrom(source: string, port: number, msg: Buffer, timeoutMs 
     sock.bind(0, source, () => sock.send(msg, port, '127.0.0.1'));
   });
 }
+
+/** A UDP port on 127.0.0.1 that was free a moment ago (the OS picks it; we bind and release), for a child process's configuration. */
+export function freeUdpPort(): Promise<number> {
+  return new Promise((res) => {
+    const s = dgram.createSocket('udp4');
+    s.bind(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); });
+  });
+}
