@@ -4,10 +4,8 @@
 // policy's descriptions and schedules from the policy text (parsed once per filter state).
 import { domainToUnicode } from 'node:url';
 import { normalizeName } from '../lists/normalize';
-import { parsePolicy } from '../policy/load';
 import { DECISION_ALLOW, DECISION_NOT_ALLOWLISTED, DECISION_PASS, DENYLIST, NOT_ALLOWLISTED } from '../policy/policy';
 import { ZonedClock, type TimeWindow, daysMask } from '../policy/schedule';
-import type { PolicySpec } from '../policy/types';
 import { DEFAULT_TIMEZONE } from '../policy/load';
 import type { FilterState } from '../filter/state';
 import type { ApprovalSet } from '../requests/approvals';
@@ -55,22 +53,6 @@ export function hostName(host: string | undefined): string | null {
   return typeof n === 'string' ? n : null;
 }
 
-/** Descriptions and groups of the policy a state was compiled from, read once per state. */
-const specs = new WeakMap<FilterState, PolicySpec | null>();
-
-function specOf(state: FilterState): PolicySpec | null {
-  let s = specs.get(state);
-  if (s === undefined) {
-    try {
-      s = parsePolicy(state.policyText, state.policy.source);
-    } catch {
-      s = null; // it compiled from this text, so this does not happen; the page then goes without descriptions
-    }
-    specs.set(state, s);
-  }
-  return s;
-}
-
 /**
  * The facts for one request: `host` is the Host header, `client` the device's address,
  * `local` the address it reached the block page on (for policies that name groups by
@@ -85,9 +67,9 @@ export function blockFacts(state: FilterState | null, host: string | undefined, 
     return { name, displayName, client: null, decision: 'unknown', category: null, categoryDescription: null, reason: null, timezone: DEFAULT_TIMEZONE, now };
   }
   const p = state.policy;
-  const spec = specOf(state);
+  const spec = state.spec;
   const who = p.identify(unmapped(client), local === undefined ? undefined : unmapped(local));
-  const groupSpec = spec?.groups.find((g) => g.name === who.group);
+  const groupSpec = spec.groups.find((g) => g.name === who.group);
   const base = {
     name, displayName, now, timezone: p.timezone,
     client: { school: who.school, group: who.group, groupDescription: groupSpec?.description ?? null },
@@ -106,7 +88,7 @@ export function blockFacts(state: FilterState | null, host: string | undefined, 
   }
   const category = p.describeDecision(code).category ?? String(code);
   if (category === DENYLIST) return { ...base, decision: 'block', category, categoryDescription: null, reason: { kind: 'denylist' } };
-  const categoryDescription = spec?.categories.find((c) => c.name === category)?.description ?? null;
+  const categoryDescription = spec.categories.find((c) => c.name === category)?.description ?? null;
   let reason: BlockReason = { kind: 'always' };
   if (groupSpec && !groupSpec.block.includes(category)) {
     // Blocked now but not at all times: the schedule window that is active now.

@@ -9,7 +9,6 @@ import type { Metrics } from '../metrics/metrics';
 import { FastCounter, FastHistogram, KeyedCounter, Series } from '../metrics/fast';
 import { policyLabels, SchoolSeries } from '../metrics/school-series';
 import { compilePolicy, CompiledPolicy } from '../policy/policy';
-import type { PolicySpec } from '../policy/types';
 import { ApprovalSet } from '../requests/approvals';
 import type { FilterState } from './state';
 import { UrlSources } from '../lists/fetch-status';
@@ -153,8 +152,8 @@ export class FilterManager {
       }
       // Only the policy changed (schools, groups, schedules), not what the lists hold:
       // keep the trie, swap in the new policy. No list file is read or parsed.
-      const next: FilterState = { ...prev, policy, policyText: text, builtAt: Date.now(), buildMs: performance.now() - t0 };
-      return this.swap(next, initial, t0, null, read.spec);
+      const next: FilterState = { ...prev, policy, policyText: text, spec: read.spec, builtAt: Date.now(), buildMs: performance.now() - t0 };
+      return this.swap(next, initial, t0, null);
     }
     let built;
     try {
@@ -176,13 +175,14 @@ export class FilterManager {
     }
     const next: FilterState = {
       policy, trie: built.trie, sources: built.sources, entriesPerCategory: built.entriesPerCategory,
-      builtAt: Date.now(), buildMs: performance.now() - t0, fingerprint, policyText: text, urlIds,
+      builtAt: Date.now(), buildMs: performance.now() - t0, fingerprint, policyText: text, spec: read.spec, urlIds,
     };
-    return this.swap(next, initial, t0, broken, read.spec);
+    return this.swap(next, initial, t0, broken);
   }
 
   /** Makes `next` the state queries use. `broken` is null when the lists were not rebuilt. */
-  private swap(next: FilterState, initial: boolean, t0: number, broken: readonly SourceResult[] | null, spec: PolicySpec): ReloadOutcome {
+  private swap(next: FilterState, initial: boolean, t0: number, broken: readonly SourceResult[] | null): ReloadOutcome {
+    const spec = next.spec;
     this.current = next; // the swap: queries from here on use the new state
     this.lastSuccess = next.builtAt;
     this.reloads.inc(0);

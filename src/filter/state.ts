@@ -1,6 +1,7 @@
 // What the filter works from: one compiled policy and the domain trie built from its
 // lists. A reload builds a new FilterState aside and swaps the one reference.
 import type { CompiledPolicy } from '../policy/policy';
+import type { PolicySpec } from '../policy/types';
 import type { DomainTrie } from '../lists/trie';
 import type { SourceResult } from '../lists/build';
 
@@ -19,4 +20,6 @@ export interface FilterState {
   readonly urlIds?: string;
   /** The policy file's text this state was compiled from. */
   readonly policyText: string;
+  /** The policy file as its loader read it (category descriptions, group settings), parsed once in the builder process. */
+  readonly spec: PolicySpec;
 }

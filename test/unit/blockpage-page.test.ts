@@ -46,13 +46,14 @@ defaultGroup: preschool
 `;
 
 function state(): FilterState {
-  const policy = compilePolicy(parsePolicy(POLICY, '/tmp/blockpage-test/policy.yaml'));
+  const spec = parsePolicy(POLICY, '/tmp/blockpage-test/policy.yaml');
+  const policy = compilePolicy(spec);
   const b = new TrieBuilder();
   for (const [name, cat] of [['adult.example', 'adult'], ['game.example', 'games'], ['learn.example', 'edu'], ['odd.example', 'weird']]) {
     b.add(name!, policy.categories.indexOf(cat!), false);
   }
   for (const n of policy.inlineNames) b.add(n.name, n.bit, false);
-  return { policy, trie: b.build(), sources: [], entriesPerCategory: [], builtAt: 0, buildMs: 0, fingerprint: 'x', policyText: POLICY };
+  return { policy, trie: b.build(), sources: [], entriesPerCategory: [], builtAt: 0, buildMs: 0, fingerprint: 'x', policyText: POLICY, spec };
 }
 
 // Monday 30 November 2026, 09:00 in Hanoi (UTC+7), and the Saturday after.

@@ -204,7 +204,7 @@ describe('metrics link and filter: by school, group, category and source', () =>
     const { TrieBuilder } = await import('../../src/lists/trie');
     const b = new TrieBuilder();
     b.add('adult.example', policy.categories.indexOf('adult'), false);
-    const state = { policy, trie: b.build(), sources: [], entriesPerCategory: [], builtAt: 0, buildMs: 0, fingerprint: 'x', policyText: '' };
+    const state = { policy, trie: b.build(), sources: [], entriesPerCategory: [], builtAt: 0, buildMs: 0, fingerprint: 'x', policyText: '', spec };
     const filter = new SchoolFilter({ state } as unknown as FilterManager, { sinkholeIPv4: '10.9.9.9', sinkholeIPv6: null, ttl: 60 }, m);
     const ask = (name: string, client: string) => {
       const ctx = ctxFor(query(name, 'A'), Transport.Udp, client);

@@ -49,12 +49,13 @@ const SOUTH_TEACHERS = '10.2.2.5';
 const BLOCKING = { sinkholeIPv4: '10.9.9.9', sinkholeIPv6: null, ttl: 45 };
 
 function state(): FilterState {
-  const policy = compilePolicy(parsePolicy(POLICY_YAML, '/tmp/policy.yaml'));
+  const spec = parsePolicy(POLICY_YAML, '/tmp/policy.yaml');
+  const policy = compilePolicy(spec);
   const b = new TrieBuilder();
   for (const [name, cat] of [['games.example', 'games'], ['video.example', 'video'], ['cdn.video.example', 'video'], ['school-books.example', 'edu']]) {
     b.add(name, policy.categories.indexOf(cat), false);
   }
-  return { policy, trie: b.build(), sources: [], entriesPerCategory: [], builtAt: 0, buildMs: 0, fingerprint: 'x', policyText: '' };
+  return { policy, trie: b.build(), sources: [], entriesPerCategory: [], builtAt: 0, buildMs: 0, fingerprint: 'x', policyText: '', spec };
 }
 
 const approval = (id: number, name: string, scope: Approval['scope'], school = 'North', group = 'kids'): Approval => ({ id, name, scope, school, group });

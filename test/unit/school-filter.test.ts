@@ -36,11 +36,12 @@ defaultGroup: kids
 `;
 
 function stateWith(entries: [string, string, boolean?][]): FilterState {
-  const policy = compilePolicy(parsePolicy(POLICY_YAML, '/tmp/policy.yaml'));
+  const spec = parsePolicy(POLICY_YAML, '/tmp/policy.yaml');
+  const policy = compilePolicy(spec);
   const b = new TrieBuilder();
   for (const [name, cat, exception] of entries) b.add(name, policy.categories.indexOf(cat), exception ?? false);
   const trie = b.build();
-  return { policy, trie, sources: [], entriesPerCategory: [], builtAt: 0, buildMs: 0, fingerprint: 'x', policyText: '' };
+  return { policy, trie, sources: [], entriesPerCategory: [], builtAt: 0, buildMs: 0, fingerprint: 'x', policyText: '', spec };
 }
 
 function setup(entries: [string, string, boolean?][], blocking = { sinkholeIPv4: '10.9.9.9', sinkholeIPv6: '2001:db8::9', ttl: 45 }) {
