@@ -67,7 +67,7 @@ export class SchoolFilter implements Filter {
     const code = policy.decide(g, m, Date.now());
     ctx.verdict = code;
     if (code !== DECISION_NOT_ALLOWLISTED && code < 0) return null; // pass or allowed
-    if (this.approved(ctx, ctx.qname)) {
+    if (this.hasApprovals() && this.approved(ctx, ctx.qname)) {
       // An approved review request allows the name for this client, as a group allow rule would.
       ctx.verdict = DECISION_ALLOW;
       return null;
@@ -75,10 +75,16 @@ export class SchoolFilter implements Filter {
     return this.blockedReply(ctx, c, g, code === DECISION_NOT_ALLOWLISTED ? policy.categories.length : code);
   }
 
+  /** Whether any review request is approved: asked first, so the name is only read when one is. */
+  private hasApprovals(): boolean {
+    const a = this.manager.approvals;
+    return a !== undefined && a.size > 0;
+  }
+
   /** Whether an approved review request opens `name` for this client. Only asked on the blocked path. */
   private approved(ctx: QueryContext, name: string): boolean {
     const a = this.manager.approvals;
-    return a !== undefined && a.size > 0 && a.match(name, ctx.client.school, ctx.client.group) !== null;
+    return a !== undefined && a.match(name, ctx.client.school, ctx.client.group) !== null;
   }
 
   recheck(ctx: QueryContext, reply: Reply): Reply {
@@ -97,7 +103,7 @@ export class SchoolFilter implements Filter {
       // A walled garden's allowed names may lead to CDN names that are not on its list:
       // only a target that is itself in a blocked category blocks the answer. A target an
       // approved review request opens for this client passes, as an allowed one does.
-      if (code >= 0 && !this.approved(ctx, readName(this.scratch, 0) ?? '')) {
+      if (code >= 0 && !(this.hasApprovals() && this.approved(ctx, readName(this.scratch, 0) ?? ''))) {
         ctx.verdict = code; // the category that blocked it, for the query log
         return this.blockedReply(ctx, c, g, code);
       }
