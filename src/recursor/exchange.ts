@@ -3,10 +3,7 @@
 // server's address and port) with RD clear, as iterative queries are sent, and an exact
 // comparison of the question when its case was randomised (0x20).
 import type { HostPort } from '../config/types';
-import { HEADER_SIZE } from '../dns/constants';
-import { equalsFolded } from '../dns/name';
-import { writeOpt } from '../dns/reply';
-import { ExchangeResult, Probe, sendTcp, sendUdp } from '../upstream/transport';
+import { buildUpstreamQuery, ExchangeResult, matchesQuery, Probe, sendTcp, sendUdp } from '../upstream/transport';
 
 export interface AuthQuery {
   /** Question section: name (maybe case-randomised), type, class. */
@@ -16,28 +13,14 @@ export interface AuthQuery {
   readonly exactCase: boolean;
 }
 
+/** The iterative query: RD clear, no DO or CD bits, our OPT when EDNS is on. */
 export function buildAuthQuery(id: number, q: AuthQuery): Buffer {
-  const out = Buffer.alloc(HEADER_SIZE + q.question.length + (q.edns ? 11 : 0));
-  out.writeUInt16BE(id, 0);
-  out.writeUInt16BE(0, 2); // RD clear: an iterative query
-  out.writeUInt16BE(1, 4);
-  out.writeUInt16BE(q.edns ? 1 : 0, 10);
-  q.question.copy(out, HEADER_SIZE);
-  if (q.edns) writeOpt(out, HEADER_SIZE + q.question.length, 0, false);
-  return out;
+  return buildUpstreamQuery(id, { question: q.question, edns: q.edns, dnssecOk: false, checkingDisabled: false, recursionDesired: false });
 }
 
-/** Whether `buf` answers our query: ID, QR, one question equal to ours (exactly, or ignoring case). */
+/** Whether `buf` answers our query: ID, QR, one question equal to ours (exactly under 0x20, else ignoring case). */
 export function answersQuery(buf: Uint8Array, id: number, q: AuthQuery): boolean {
-  const question = q.question;
-  if (buf.length < HEADER_SIZE + question.length) return false;
-  if (((buf[0] << 8) | buf[1]) !== id || (buf[2] & 0x80) === 0) return false;
-  if (((buf[4] << 8) | buf[5]) !== 1) return false;
-  if (q.exactCase) {
-    for (let i = 0; i < question.length; i++) if (buf[HEADER_SIZE + i] !== question[i]) return false;
-    return true;
-  }
-  return equalsFolded(buf, HEADER_SIZE, question, 0, question.length);
+  return matchesQuery(buf, id, q.question, q.exactCase);
 }
 
 function authProbe(q: AuthQuery): Probe {

@@ -31,13 +31,15 @@ export interface QueryOptions {
   readonly edns: boolean;
   readonly dnssecOk: boolean;
   readonly checkingDisabled: boolean;
+  /** RD: set for a resolver we forward to (the default), clear for an iterative query to an authoritative server. */
+  readonly recursionDesired?: boolean;
 }
 
-/** Builds the query we send upstream: RD set, our OPT when EDNS is on. */
+/** Builds the query we send: RD set unless asked otherwise, our OPT when EDNS is on. */
 export function buildUpstreamQuery(id: number, o: QueryOptions): Buffer {
   const out = Buffer.allocUnsafe(HEADER_SIZE + o.question.length + (o.edns ? 11 : 0));
   out.writeUInt16BE(id, 0);
-  out.writeUInt16BE(Flag.RD | (o.checkingDisabled ? Flag.CD : 0), 2);
+  out.writeUInt16BE((o.recursionDesired === false ? 0 : Flag.RD) | (o.checkingDisabled ? Flag.CD : 0), 2);
   out.writeUInt16BE(1, 4);
   out.writeUInt32BE(0, 6);
   out.writeUInt16BE(o.edns ? 1 : 0, 10);
@@ -46,11 +48,18 @@ export function buildUpstreamQuery(id: number, o: QueryOptions): Buffer {
   return out;
 }
 
-/** Whether `buf` is the response to our query: ID, QR and the question (case-insensitively). */
-export function matchesQuery(buf: Uint8Array, id: number, question: Buffer): boolean {
+/**
+ * Whether `buf` is the response to our query: ID, QR and one question equal to ours, ignoring
+ * case, or byte for byte with `exactCase` (a question whose case we randomised, 0x20).
+ */
+export function matchesQuery(buf: Uint8Array, id: number, question: Buffer, exactCase = false): boolean {
   if (buf.length < HEADER_SIZE + question.length) return false;
   if (((buf[0] << 8) | buf[1]) !== id || (buf[2] & 0x80) === 0) return false;
   if (((buf[4] << 8) | buf[5]) !== 1) return false;
+  if (exactCase) {
+    for (let i = 0; i < question.length; i++) if (buf[HEADER_SIZE + i] !== question[i]) return false;
+    return true;
+  }
   return equalsFolded(buf, HEADER_SIZE, question, 0, question.length);
 }
 
