@@ -270,7 +270,7 @@ log: { level: info, format: json }
       const waitFor = async (re: RegExp, ms = 10000): Promise<void> => {
         const until = Date.now() + ms;
         while (!re.test(log)) {
-          if (Date.now() > until) throw new Error(`log never matched ${re}:\n${log}`);
+          if (Date.now() > until || child.exitCode !== null) throw new Error(`log never matched ${re} (exit code ${child.exitCode}):\n${log}`);
           await new Promise((res) => setTimeout(res, 50));
         }
       };
@@ -281,8 +281,12 @@ log: { level: info, format: json }
       await waitFor(/"msg":"lists reloaded"/);
       expect(addressesOf(await askFrom(KIDS, dnsPort, query('new.example', 'A')))).toEqual(['10.9.9.9']);
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((res) => child.once('exit', res));
+      // The child may have exited already (a failed start): then there is no 'exit' left to wait for.
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((res) => child.once('exit', res));
+        child.kill('SIGTERM');
+        await exited;
+      }
       await upstream.close();
       rmSync(dir, { recursive: true, force: true });
     }

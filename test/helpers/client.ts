@@ -235,9 +235,28 @@ export function udpAskFrom(source: string, port: number, msg: Buffer, timeoutMs 
 }
 
 /** A UDP port on 127.0.0.1 that was free a moment ago (the OS picks it; we bind and release), for a child process's configuration. */
-export function freeUdpPort(): Promise<number> {
+/**
+ * A port on 127.0.0.1 that is free for both UDP and TCP, for a server a test starts as a separate process.
+ * Picked at random below the kernel's ephemeral range (32768-60999 by default), so that no outgoing socket of any
+ * test running in parallel (upstream queries use random ephemeral ports) can take it between this check and the
+ * server's bind; the ephemeral range is what bind(0) hands out, and a port from it was taken that way in CI.
+ */
+export async function freeUdpPort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await bindsBoth(port)) return port;
+  }
+  throw new Error('no port free for both UDP and TCP in 20000-31999 after 200 tries');
+}
+
+function bindsBoth(port: number): Promise<boolean> {
   return new Promise((res) => {
-    const s = dgram.createSocket('udp4');
-    s.bind(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); });
+    const u = dgram.createSocket('udp4');
+    u.once('error', () => { u.close(); res(false); });
+    u.bind(port, '127.0.0.1', () => {
+      const t = net.createServer();
+      t.once('error', () => u.close(() => res(false)));
+      t.listen(port, '127.0.0.1', () => t.close(() => u.close(() => res(true))));
+    });
   });
 }

@@ -247,7 +247,7 @@ export async function startNsdHierarchy(specs: readonly NsdServerSpec[], opts: {
   const dir = mkdtempSync(path.join(tmpdir(), 'school-dns-nsd-'));
   const failures: string[] = [];
   for (let attempt = 0; attempt < tries; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 40000);
+    const port = 20000 + Math.floor(Math.random() * 12000); // below the ephemeral range (32768-60999)
     if (!(await portFree(specs.map((s) => s.address), port))) { failures.push(`port ${port} busy`); continue; }
     const runDir = path.join(dir, `run${attempt}`);
     const running: Running[] = [];
