@@ -85,6 +85,17 @@ function selfSnapshot(file) {
   return out;
 }
 
+const median = (xs) => {
+  const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return null;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const stat = (xs) => {
+  const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x));
+  if (s.length === 0) return null;
+  return { median: median(s), min: Math.min(...s), max: Math.max(...s), n: s.length, values: s };
+};
+
 // ---- read the runs ------------------------------------------------------------------
 const runs = [];
 for (const d of fs.readdirSync(runsDir).sort()) {
@@ -98,7 +109,23 @@ for (const d of fs.readdirSync(runsDir).sort()) {
   const self = ['0', '1', '2'].map((s) => selfSnapshot(path.join(dir, `self-${s}.txt`)));
   run.cold = readJson(path.join(dir, 'cold.json'));
   run.warm = readJson(path.join(dir, 'warm.json'));
-  run.recold = readJson(path.join(dir, 'recold.json'));
+  // The flushed cold rounds in the warm process: run.recolds in order; run.recold their
+  // median (each figure the median over the rounds), run.recoldFirst the first of them.
+  run.recolds = [];
+  for (let i = 1; ; i++) {
+    const r = readJson(path.join(dir, `recold-${i}.json`));
+    if (!r) break;
+    const auth = nsdDelta(nsdSnapshot(path.join(dir, `nsd-r0-${i}.txt`)), nsdSnapshot(path.join(dir, `nsd-r1-${i}.txt`)));
+    run.recolds.push({ ...r, authTotal: auth?.total ?? null, authPerQuery: auth && r.sent ? auth.total / r.sent : null });
+  }
+  run.recold = run.recolds.length === 0 ? null : {
+    runTimeS: median(run.recolds.map((r) => r.runTimeS)),
+    p50LatencyMs: median(run.recolds.map((r) => r.p50LatencyMs)),
+    serverCpuS: median(run.recolds.map((r) => r.serverCpuS)),
+    lost: run.recolds.reduce((n, r) => n + (r.lost || 0), 0),
+    rounds: run.recolds.length,
+  };
+  run.recoldFirst = run.recolds[0] ?? null;
   run.coldRcodeCheck = readJson(path.join(dir, 'cold-rcodes.json'));
   run.warmRcodeCheck = readJson(path.join(dir, 'warm-rcodes.json'));
   run.answerCheck = readJson(path.join(dir, 'answers.json'));
@@ -110,13 +137,11 @@ for (const d of fs.readdirSync(runsDir).sort()) {
     cold: nsdDelta(snaps[1], snaps[2]),
     warm: nsdDelta(snaps[2], snaps[3]),
     checks: nsdDelta(snaps[3], snaps[4])?.total ?? null,
-    // nsd-r0/r1: around the cold run in a warm process (caches flushed).
-    recold: nsdDelta(nsdSnapshot(path.join(dir, 'nsd-r0.txt')), nsdSnapshot(path.join(dir, 'nsd-r1.txt'))),
   };
   run.self = { cold: self[0] && self[1] ? diffMaps(self[0], self[1]) : null, warm: self[1] && self[2] ? diffMaps(self[1], self[2]) : null };
   if (run.cold && run.auth.cold && run.cold.sent) run.authPerQueryCold = run.auth.cold.total / run.cold.sent;
   if (run.warm && run.auth.warm && run.warm.sent) run.authPerQueryWarm = run.auth.warm.total / run.warm.sent;
-  if (run.recold && run.auth.recold && run.recold.sent) run.authPerQueryRecold = run.auth.recold.total / run.recold.sent;
+  if (run.recolds.length && run.recolds.every((r) => r.authPerQuery !== null)) run.authPerQueryRecold = median(run.recolds.map((r) => r.authPerQuery));
   if (run.resolver === 'school-dns' && run.self.cold) {
     const sq = Object.entries(run.self.cold).filter(([k]) => k.startsWith('school_dns_recursor_events_total{kind="query"')).reduce((s, [, v]) => s + v, 0);
     run.selfCountedQueriesCold = sq;
@@ -165,16 +190,6 @@ if (catsDir && fs.existsSync(catsDir)) {
 }
 
 // ---- aggregate --------------------------------------------------------------------------
-const median = (xs) => {
-  const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return null;
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const stat = (xs) => {
-  const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x));
-  if (s.length === 0) return null;
-  return { median: median(s), min: Math.min(...s), max: Math.max(...s), n: s.length, values: s };
-};
 
 const METRICS = {
   coldTimeS: (r) => r.cold?.runTimeS,
@@ -189,6 +204,7 @@ const METRICS = {
   recoldTimeS: (r) => r.recold?.runTimeS,
   recoldP50Ms: (r) => r.recold?.p50LatencyMs,
   recoldCpuS: (r) => r.recold?.serverCpuS,
+  recoldFirstTimeS: (r) => r.recoldFirst?.runTimeS,
   authPerQueryRecold: (r) => r.authPerQueryRecold,
   warmQps: (r) => r.warm?.qps,
   warmP50Ms: (r) => r.warm?.p50LatencyMs,
@@ -238,6 +254,7 @@ for (const [q, byRes] of Object.entries(groups)) {
       // The target is about an empty cache: judged on the cold run in a warm process (caches
       // flushed), since the first run of a fresh Node.js process also times its JIT compiler.
       coldTime: { ofMedians: ratio('recoldTimeS'), perRound: paired(METRICS.recoldTimeS), target: '<= 2.0', met: ratio('recoldTimeS') !== null ? ratio('recoldTimeS') <= 2.0 : null },
+      coldTimeFirstFlushed: { ofMedians: ratio('recoldFirstTimeS'), perRound: paired(METRICS.recoldFirstTimeS) },
       coldTimeFreshProcess: { ofMedians: ratio('coldTimeS'), perRound: paired(METRICS.coldTimeS) },
       coldCpuWarmProcess: { ofMedians: ratio('recoldCpuS'), perRound: paired(METRICS.recoldCpuS) },
       authPerQueryColdWarmProcess: { ofMedians: ratio('authPerQueryRecold'), perRound: paired(METRICS.authPerQueryRecold) },
@@ -272,10 +289,13 @@ for (const [q, byRes] of Object.entries(summary)) {
       spread(s.coldCpuS, 2), spread(s.warmQps, 0), spread(s.warmCpuS, 2), s.warmAuthQueries ? f(s.warmAuthQueries.max, 0) : '-']);
   }
   out.push(...table(rows));
-  out.push('  cold again in the same process, after its caches were flushed (no JIT warm-up in the time):');
-  const rrows = [['resolver', 'cold time s', 'cold p50 ms', 'auth q per client q', 'cold CPU s']];
+  const nRecold = Math.max(0, ...Object.values(groups[q]).flat().map((r) => r.recolds?.length ?? 0));
+  out.push(`  cold again in the same process, after every cache was flushed, ${nRecold} times per run (median of those rounds; no JIT warm-up in the time):`);
+  const rrows = [['resolver', 'cold time s', 'cold p50 ms', 'auth q per client q', 'cold CPU s', 'first flushed round s', 'each round s (run 1)']];
   for (const [res, s] of Object.entries(byRes)) {
-    rrows.push([res, spread(s.recoldTimeS, 3), spread(s.recoldP50Ms, 2), spread(s.authPerQueryRecold, 3), spread(s.recoldCpuS, 2)]);
+    const first = groups[q][res].find((r) => !r.error && r.recolds?.length);
+    rrows.push([res, spread(s.recoldTimeS, 3), spread(s.recoldP50Ms, 2), spread(s.authPerQueryRecold, 3), spread(s.recoldCpuS, 2),
+      spread(s.recoldFirstTimeS, 3), first ? first.recolds.map((r) => f(r.runTimeS)).join(' ') : '-']);
   }
   out.push(...table(rrows, '    '));
   out.push('  authoritative queries in the cold run (median), by server tier / query type / response code:');
@@ -298,6 +318,7 @@ for (const [q, byRes] of Object.entries(summary)) {
     out.push('  Ratios, school-dns / unbound (of the medians):');
     out.push(...table([
       ['cold time (caches flushed, warm process)', f(r.coldTime.ofMedians), pr(r.coldTime.perRound), `target <= 2.0: ${r.coldTime.met ? 'MET' : 'NOT MET'}`],
+      ['cold time (first flushed round)', f(r.coldTimeFirstFlushed.ofMedians), pr(r.coldTimeFirstFlushed.perRound), '(some JIT re-optimisation still in it)'],
       ['cold time (fresh process)', f(r.coldTimeFreshProcess.ofMedians), pr(r.coldTimeFreshProcess.perRound), '(includes the JIT compiler warming up)'],
       ['cold CPU (caches flushed, warm process)', f(r.coldCpuWarmProcess.ofMedians), pr(r.coldCpuWarmProcess.perRound), ''],
       ['auth q per client q (caches flushed)', f(r.authPerQueryColdWarmProcess.ofMedians), pr(r.authPerQueryColdWarmProcess.perRound), ''],

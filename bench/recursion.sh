@@ -13,6 +13,8 @@
 #   warm  the same file again, BENCH_REC_WARM_PASSES times: qps, authoritative queries
 #   check every response code (dnsperf -v) against the expected one, every answer's
 #         addresses (bench/recursion-check.js answers), and a few bench/probe.js spot checks
+#   recold  every cache flushed, then the file once more, BENCH_REC_RECOLD_ROUNDS times in
+#         the same process: cold-cache time without the JIT compiler's warm-up
 # then a table with medians, spreads and school-dns/unbound ratios, and JSON in
 # bench/results/recursion-<timestamp>.json.
 #
@@ -29,6 +31,9 @@
 #   BENCH_REC_MAX_QPS=0           dnsperf -Q on the cold run; 0 = no rate limit
 #   BENCH_REC_TIMEOUT=5           dnsperf -t (an answer later than this counts as lost)
 #   BENCH_REC_WARM_PASSES=10      passes over the file in the warm run (dnsperf -n)
+#   BENCH_REC_RECOLD_ROUNDS=5     cold runs in the same process after the warm run, each
+#                                 after every cache was flushed; the cold-time target is
+#                                 judged on their median (0: none)
 #   BENCH_REC_QMIN=yes            QNAME minimisation, both resolvers (yes|no)
 #   BENCH_REC_BY_CATEGORY=1       after the rounds, each category of question alone (cold,
 #                                 fresh resolvers, once): authoritative queries per client
@@ -60,6 +65,7 @@ OUTSTANDING_LIST=${BENCH_REC_OUTSTANDING:-50}
 MAX_QPS=${BENCH_REC_MAX_QPS:-0}
 TIMEOUT=${BENCH_REC_TIMEOUT:-5}
 WARM_PASSES=${BENCH_REC_WARM_PASSES:-10}
+RECOLD_ROUNDS=${BENCH_REC_RECOLD_ROUNDS:-5}
 QMIN=${BENCH_REC_QMIN:-yes}
 BY_CATEGORY=${BENCH_REC_BY_CATEGORY:-1}
 CATEGORY_OUTSTANDING=${BENCH_REC_CATEGORY_OUTSTANDING:-"1 ${OUTSTANDING_LIST%% *}"}
@@ -432,21 +438,27 @@ one_run() {
 
   # Cold again, in a process that has run: every cache emptied (school-dns: POST
   # /cache/flush; Unbound: unbound-control flush_zone . and flush_infra all), then the same
-  # questions once more. The first cold run measures a fresh process, which for school-dns
-  # includes the JIT compiler warming up; this one measures an empty cache alone.
-  if flush_caches "$name"; then
+  # questions once more, BENCH_REC_RECOLD_ROUNDS times. The first cold run measures a fresh
+  # process, which for school-dns includes the JIT compiler warming up; these measure an
+  # empty cache alone. The first of them still includes some JIT work (code that only cold
+  # resolution runs is re-optimised as its type feedback settles); later ones are what a
+  # resolver that has been up for a while does when its cache has emptied.
+  local round
+  for (( round = 1; round <= RECOLD_ROUNDS; round++ )); do
+    if ! flush_caches "$name"; then
+      log "$name: could not flush its caches; no (more) cold runs in a warm process"
+      break
+    fi
     wait_idle
-    nsd_snapshot "$dir/nsd-r0.txt"
+    nsd_snapshot "$dir/nsd-r0-$round.txt"
     t0=$(proc_ticks "$pid")
     dnsperf_run "$QFILE" "$port" "$dir/raw-recold.txt" 1 "$q" "${qps_flags[@]}"
     t1=$(proc_ticks "$pid")
     sleep 1
-    nsd_snapshot "$dir/nsd-r1.txt"
-    summarise "$dir/raw-recold.txt" "{\"wallMs\":$(cat "$dir/raw-recold.txt.wall"),\"serverCpuS\":$(awk -v t=$(( t1 - t0 )) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }'),\"busyPct\":$BUSY}" "$dir/recold.json"
+    nsd_snapshot "$dir/nsd-r1-$round.txt"
+    summarise "$dir/raw-recold.txt" "{\"wallMs\":$(cat "$dir/raw-recold.txt.wall"),\"serverCpuS\":$(awk -v t=$(( t1 - t0 )) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }'),\"busyPct\":$BUSY}" "$dir/recold-$round.json"
     rm -f "$dir/raw-recold.txt"
-  else
-    log "$name: could not flush its caches; no cold run in a warm process"
-  fi
+  done
 
   stop_server_pid "$pid"
   node -e '

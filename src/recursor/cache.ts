@@ -34,23 +34,31 @@ export const enum Rank {
   AuthAnswer = 5,
 }
 
-interface RrsetEntry {
-  readonly kind: 'rrset';
-  readonly records: readonly Rr[];
-  readonly rank: Rank;
-  readonly ttl: number;
-  readonly expiresAt: number;
-}
-
-interface NegativeEntry {
-  readonly kind: 'nodata' | 'nxdomain';
+/**
+ * One cache entry: an RRset (records set, soa null) or a negative answer (records null).
+ * One shape for both, so the code reading entries sees one hidden class.
+ */
+interface Entry {
+  readonly kind: 'rrset' | 'nodata' | 'nxdomain';
+  readonly records: readonly Rr[] | null;
   readonly soa: Rr | null;
   readonly rank: Rank;
   readonly ttl: number;
   readonly expiresAt: number;
 }
 
-type Entry = RrsetEntry | NegativeEntry;
+type RrsetEntry = Entry & { readonly kind: 'rrset'; readonly records: readonly Rr[] };
+type NegativeEntry = Entry & { readonly kind: 'nodata' | 'nxdomain' };
+
+function entry(kind: Entry['kind'], records: readonly Rr[] | null, soa: Rr | null, rank: Rank, ttl: number, expiresAt: number): Entry {
+  return { kind, records, soa, rank, ttl, expiresAt };
+}
+
+/** A record of the one shape the cache stores and hands out. */
+export function makeRr(name: string, type: number, klass: number, ttl: number, rdata: Buffer): Rr {
+  return { name, type, klass, ttl, rdata };
+}
+
 
 export interface NegativeHit {
   readonly kind: 'nodata' | 'nxdomain';
@@ -100,30 +108,53 @@ export class RecordCache {
   putRrset(records: readonly Rr[], rank: Rank, now: number): boolean {
     if (records.length === 0) return false;
     const { name, type } = records[0];
-    let ttl = Math.min(...records.map((r) => r.ttl));
-    ttl = Math.min(ttl, this.policy.maxTtl);
+    let ttl = this.policy.maxTtl;
+    for (const r of records) if (r.ttl < ttl) ttl = r.ttl;
     if (ttl <= 0) return false;
     const key = keyOf(name, type);
     const old = this.lru.get(key);
     if (old && old.expiresAt > now && old.rank > rank) return false;
     // An RRset is a set: duplicates are dropped, the order of first appearance kept.
-    const seen = new Set<string>();
-    const uniq = records.filter((r) => {
-      const k = r.rdata.toString('hex');
-      if (seen.has(k)) return false;
-      seen.add(k);
-      return true;
-    });
-    this.lru.set(key, { kind: 'rrset', records: uniq.map((r) => ({ ...r, ttl })), rank, ttl, expiresAt: now + ttl * 1000 });
+    const kept: Rr[] = [];
+    if (records.length <= 16) {
+      for (const r of records) {
+        let dup = false;
+        for (const k of kept) if (k.rdata.equals(r.rdata)) { dup = true; break; }
+        if (!dup) kept.push(makeRr(r.name, r.type, r.klass, ttl, r.rdata));
+      }
+    } else {
+      const seen = new Set<string>(); // a large set: no quadratic comparing
+      for (const r of records) {
+        const k = r.rdata.toString('latin1');
+        if (!seen.has(k)) { seen.add(k); kept.push(makeRr(r.name, r.type, r.klass, ttl, r.rdata)); }
+      }
+    }
+    this.lru.set(key, entry('rrset', kept, null, rank, ttl, now + ttl * 1000));
     return true;
   }
 
   /** The RRset with TTLs counted down, if cached with at least `minRank` and unexpired. */
   getRrset(name: string, type: number, now: number, minRank: Rank = Rank.Additional): Rr[] | undefined {
+    const e = this.peekEntry(name, type, now, minRank);
+    if (!e) return undefined;
+    const left = Math.ceil((e.expiresAt - now) / 1000);
+    const out: Rr[] = [];
+    for (const r of e.records) out.push(makeRr(r.name, r.type, r.klass, r.ttl < left ? r.ttl : left, r.rdata));
+    return out;
+  }
+
+  /**
+   * The cached RRset itself, if unexpired with at least `minRank`: for reading names and
+   * addresses out of it, not for answers (its TTLs are as stored, not counted down).
+   */
+  peekRrset(name: string, type: number, now: number, minRank: Rank = Rank.Additional): readonly Rr[] | undefined {
+    return this.peekEntry(name, type, now, minRank)?.records;
+  }
+
+  private peekEntry(name: string, type: number, now: number, minRank: Rank): RrsetEntry | undefined {
     const e = this.lru.get(keyOf(name, type));
     if (!e || e.kind !== 'rrset' || e.expiresAt <= now || e.rank < minRank) return undefined;
-    const left = Math.ceil((e.expiresAt - now) / 1000);
-    return e.records.map((r) => ({ ...r, ttl: Math.min(r.ttl, left) }));
+    return e as RrsetEntry;
   }
 
   /**
@@ -135,7 +166,7 @@ export class RecordCache {
     if (!e || e.kind !== 'rrset' || e.rank < minRank) return undefined;
     const stale = e.expiresAt <= now;
     const ttl = stale ? staleTtl : Math.min(staleTtl, Math.ceil((e.expiresAt - now) / 1000));
-    return { value: e.records.map((r) => ({ ...r, ttl: stale ? ttl : Math.min(r.ttl, ttl) })), stale, storedAt: storedAt(e) };
+    return { value: (e as RrsetEntry).records.map((r) => makeRr(r.name, r.type, r.klass, stale ? ttl : Math.min(r.ttl, ttl), r.rdata)), stale, storedAt: storedAt(e) };
   }
 
   /**
@@ -144,11 +175,12 @@ export class RecordCache {
    */
   getNegativeStale(name: string, type: number, now: number, staleTtl: number): MaybeStale<NegativeHit> | undefined {
     let stale: MaybeStale<NegativeHit> | undefined;
-    const consider = (e: Entry | undefined, n: string, kind: NegativeEntry['kind']): MaybeStale<NegativeHit> | undefined => {
+    const consider = (e: Entry | undefined, n: string, kind: 'nodata' | 'nxdomain'): MaybeStale<NegativeHit> | undefined => {
       if (!e || e.kind !== kind) return undefined;
       const isStale = e.expiresAt <= now;
       const ttl = isStale ? staleTtl : Math.min(staleTtl, Math.ceil((e.expiresAt - now) / 1000));
-      const hit = { value: { kind, soa: e.soa ? { ...e.soa, ttl: isStale ? ttl : Math.min(e.soa.ttl, ttl) } : null, name: n }, stale: isStale, storedAt: storedAt(e) };
+      const soa = e.soa ? makeRr(e.soa.name, e.soa.type, e.soa.klass, isStale ? ttl : Math.min(e.soa.ttl, ttl), e.soa.rdata) : null;
+      const hit = { value: { kind, soa, name: n }, stale: isStale, storedAt: storedAt(e) };
       if (!isStale) return hit;
       stale ??= hit;
       return undefined;
@@ -199,7 +231,7 @@ export class RecordCache {
     const key = type === null ? keyOf(name, NX) : keyOf(name, type);
     const old = this.lru.get(key);
     if (old && old.expiresAt > now && old.rank > rank) return false;
-    this.lru.set(key, { kind: type === null ? 'nxdomain' : 'nodata', soa: { ...soa, ttl }, rank, ttl, expiresAt: now + ttl * 1000 });
+    this.lru.set(key, entry(type === null ? 'nxdomain' : 'nodata', null, makeRr(soa.name, soa.type, soa.klass, ttl, soa.rdata), rank, ttl, now + ttl * 1000));
     return true;
   }
 
@@ -207,10 +239,10 @@ export class RecordCache {
   getNegative(name: string, type: number, now: number): NegativeHit | undefined {
     for (let n: string | null = name; n !== null; n = parentName(n)) {
       const e = this.lru.get(keyOf(n, NX));
-      if (e && e.kind === 'nxdomain' && e.expiresAt > now && isSubdomain(name, n)) return { kind: 'nxdomain', soa: withTtl(e, now), name: n };
+      if (e && e.kind === 'nxdomain' && e.expiresAt > now && isSubdomain(name, n)) return { kind: 'nxdomain', soa: withTtl(e as NegativeEntry, now), name: n };
     }
     const e = this.lru.get(keyOf(name, type));
-    if (e && e.kind === 'nodata' && e.expiresAt > now) return { kind: 'nodata', soa: withTtl(e, now), name };
+    if (e && e.kind === 'nodata' && e.expiresAt > now) return { kind: 'nodata', soa: withTtl(e as NegativeEntry, now), name };
     return undefined;
   }
 
@@ -226,7 +258,7 @@ function storedAt(e: Entry): number {
 
 function withTtl(e: NegativeEntry, now: number): Rr | null {
   if (!e.soa) return null;
-  return { ...e.soa, ttl: Math.max(0, Math.ceil((e.expiresAt - now) / 1000)) };
+  return makeRr(e.soa.name, e.soa.type, e.soa.klass, Math.max(0, Math.ceil((e.expiresAt - now) / 1000)), e.soa.rdata);
 }
 
 function keyOf(name: string, type: number): string {

@@ -23,14 +23,14 @@ import net from 'node:net';
 import type { HostPort } from '../config/types';
 import { Answer, TtlPolicy, answerFromMessage } from '../dns/answer';
 import { Class, Flag, HEADER_SIZE, Rcode, Type } from '../dns/constants';
-import { MessageError, Section, scanMessage } from '../dns/message';
+import { MessageError, scanMessage } from '../dns/message';
 import { encodeName, foldAsciiInPlace, readName, skipName } from '../dns/name';
 import type { ForwardRequest } from '../upstream/forwarder';
 import { ExchangeError, ExchangeResult } from '../upstream/transport';
 import { Rank, RecordCache } from './cache';
 import { AuthQuery, tcpQuery, udpQuery } from './exchange';
 import { ServerTable } from './servers';
-import { Rr, SectionRr, encodeResponse, isSubdomain, labelsOf, rdataName, recordsOf, suffix } from './wire';
+import { Rr, encodeResponse, isSubdomain, labelCount, parentName, rdataName, sectionsOf, suffix } from './wire';
 
 export interface RecursorLimits {
   /** Authoritative queries one client query may cause, NS-name resolutions included. */
@@ -187,6 +187,9 @@ interface CachedResult extends Result {
   readonly stale: boolean;
 }
 
+const QUERY_UDP: RecursorEvent = { kind: 'query', transport: 'udp' };
+const QUERY_TCP: RecursorEvent = { kind: 'query', transport: 'tcp' };
+
 /** Servers tried for one question at one zone before giving up on it. */
 const MAX_SERVER_ATTEMPTS = 6;
 /** RFC 9156 §2.3 MAX_MINIMISE_COUNT: minimised queries for one name before sending it whole. */
@@ -341,28 +344,31 @@ export class Recursor {
   }
 
   /** RFC 8767 §5: the fresh answer, or stale data when the servers are unreachable or slower than the client response timer. */
-  private async resolveOrStale(req: ForwardRequest, s: ServeStaleOptions): Promise<RecursorAnswer> {
+  private resolveOrStale(req: ForwardRequest, s: ServeStaleOptions): Promise<RecursorAnswer> {
     if ((this.failedUntil.get(req.key) ?? 0) > Date.now()) {
       // A refresh failed a moment ago: do not ask again yet (the failure recheck timer).
       const stale = this.staleAnswer(req, Date.now());
-      if (stale) return stale;
+      if (stale) return Promise.resolve(stale);
     }
     const p = this.resolution(req);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<null>((resolve) => { timer = setTimeout(resolve, s.clientResponseTimerMs, null); });
-    try {
-      const first = await Promise.race([p, timedOut]);
-      if (first !== null) return first;
-    } catch (e) {
-      if (!isUnreachable(e)) throw e;
-      const stale = this.staleAnswer(req, Date.now());
-      if (stale) return stale;
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
-    // The client response timer: answer from stale data if any; the resolution goes on and refreshes the cache.
-    return this.staleAnswer(req, Date.now()) ?? p;
+    return new Promise<RecursorAnswer>((resolve, reject) => {
+      // The client response timer: answer from stale data if any; the resolution goes on and refreshes the cache.
+      const timer = setTimeout(() => {
+        const stale = this.staleAnswer(req, Date.now());
+        if (stale) resolve(stale);
+      }, s.clientResponseTimerMs);
+      p.then(
+        (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          const stale = isUnreachable(e) ? this.staleAnswer(req, Date.now()) : null;
+          if (stale) resolve(stale); else reject(e);
+        },
+      );
+    });
   }
 
   /** The answer the cache alone gives, stale data included: marked stale with lifetime 0 if any of it is stale. */
@@ -521,20 +527,17 @@ export class Recursor {
 
   /** The deepest delegation the cache knows for `name`: zone and NS names (the root hints at worst). */
   private closestDelegation(name: string, now: number): { zone: string; ns: string[] } {
-    const labels = labelsOf(name);
-    for (let i = 0; i < labels.length; i++) {
-      const zone = labels.slice(i).join('.');
-      const ns = this.cache.getRrset(zone, Type.NS, now);
+    for (let zone: string | null = name; zone !== null && zone !== ''; zone = parentName(zone)) {
+      const ns = this.cache.peekRrset(zone, Type.NS, now);
       if (ns) {
-        const names = ns.map((r) => rdataName(r.rdata)).filter((n): n is string => n !== null);
+        const names = nsNames(ns);
         // A delegation whose in-zone NS names have lost their glue is useless: ask the parent again.
-        const usable = names.some((n) => !isSubdomain(n, zone) || this.addressesOf(n, now).length > 0);
-        if (usable) return { zone, ns: names };
+        for (const n of names) if (!isSubdomain(n, zone) || this.hasAddress(n, now)) return { zone, ns: names };
       }
     }
-    const root = this.cache.getRrset('', Type.NS, now);
-    const names = root?.map((r) => rdataName(r.rdata)).filter((n): n is string => n !== null);
-    return { zone: '', ns: names && names.length > 0 ? names : this.hintNames };
+    const root = this.cache.peekRrset('', Type.NS, now);
+    const names = root ? nsNames(root) : [];
+    return { zone: '', ns: names.length > 0 ? names : this.hintNames };
   }
 
   /**
@@ -544,8 +547,8 @@ export class Recursor {
   private async iterate(ctx: Ctx, name: string, qtype: number): Promise<{ rcode: number; answers: Rr[]; authority: Rr[] }> {
     let { zone, ns } = this.closestDelegation(name, Date.now());
     let minimise = this.qmin;
-    let known = labelsOf(zone).length;
-    const total = labelsOf(name).length;
+    let known = labelCount(zone);
+    const total = labelCount(name);
     let referrals = 0;
     let minimised = 0;
     for (let guard = 0; guard < 4 * (this.limits.maxReferralDepth + MAX_MINIMISE_COUNT) + 4; guard++) {
@@ -563,8 +566,8 @@ export class Recursor {
         this.cache.putRrset(reply.ns, Rank.Glue, now);
         for (const set of groupRrsets(reply.glue)) this.cache.putRrset(set, Rank.Glue, now);
         zone = reply.cut;
-        ns = reply.ns.map((r) => rdataName(r.rdata)).filter((n): n is string => n !== null);
-        known = labelsOf(zone).length;
+        ns = nsNames(reply.ns);
+        known = labelCount(zone);
         continue;
       }
       if (sendName !== name) {
@@ -595,7 +598,7 @@ export class Recursor {
     const note: FailureNote = { unreachable: false, other: false };
     for (let guard = 0; guard < MAX_SERVER_ATTEMPTS + nsNames.length + 2; guard++) {
       const now = Date.now();
-      const candidates = this.servers.order([...new Set([...this.knownAddresses(zone, nsNames, now), ...extra])].filter((a) => !tried.has(a)), zone, now);
+      const candidates = this.servers.order(this.untried(zone, nsNames, extra, tried, now), zone, now);
       if (candidates.length > 0 && attempts < MAX_SERVER_ATTEMPTS) {
         const address = candidates[0];
         tried.add(address);
@@ -610,7 +613,7 @@ export class Recursor {
       }
       if (attempts >= MAX_SERVER_ATTEMPTS) break;
       // No address left to try: resolve the next NS name that has none (glueless delegation).
-      const next = nsNames.find((n) => !gluelessTried.has(n) && this.addressesOf(n, now).length === 0);
+      const next = nsNames.find((n) => !gluelessTried.has(n) && !this.hasAddress(n, now));
       if (next === undefined) break;
       gluelessTried.add(next);
       if (isSubdomain(next, zone)) { note.other = true; continue; } // in-bailiwick without glue: only the zone itself could tell
@@ -654,20 +657,44 @@ export class Recursor {
     return out;
   }
 
-  private knownAddresses(zone: string, nsNames: readonly string[], now: number): string[] {
+  /** Addresses of the zone's servers known now (the root hints for the root), plus `extra`, less those in `tried`, each once. */
+  private untried(zone: string, nsNames: readonly string[], extra: readonly string[], tried: ReadonlySet<string>, now: number): string[] {
     const out: string[] = [];
-    for (const n of nsNames) out.push(...this.addressesOf(n, now));
-    if (zone === '' && out.length === 0) for (const n of this.hintNames) out.push(...(this.hintAddresses.get(n) ?? []));
-    return out.filter((a) => this.ipv6 || net.isIP(a) === 4);
+    const add = (a: string): void => {
+      if (!tried.has(a) && !out.includes(a) && (this.ipv6 || net.isIPv4(a))) out.push(a);
+    };
+    let any = false;
+    for (const n of nsNames) any = this.eachAddress(n, now, add) || any;
+    if (zone === '' && !any) for (const n of this.hintNames) for (const a of this.hintAddresses.get(n) ?? []) add(a);
+    for (const a of extra) add(a);
+    return out;
   }
 
-  private addressesOf(nsName: string, now: number): string[] {
-    const out: string[] = [];
-    for (const r of this.cache.getRrset(nsName, Type.A, now) ?? []) if (r.rdata.length === 4) out.push(ipText(r.rdata));
-    if (this.ipv6) for (const r of this.cache.getRrset(nsName, Type.AAAA, now) ?? []) if (r.rdata.length === 16) out.push(ipText(r.rdata));
+  /** Calls `fn` with each address known for an NS name (cached A, AAAA, else its root hint); whether there was any. */
+  private eachAddress(nsName: string, now: number, fn: (address: string) => void): boolean {
+    let any = false;
+    const a = this.cache.peekRrset(nsName, Type.A, now);
+    if (a) for (const r of a) if (r.rdata.length === 4) { fn(ipText(r.rdata)); any = true; }
+    if (this.ipv6) {
+      const aaaa = this.cache.peekRrset(nsName, Type.AAAA, now);
+      if (aaaa) for (const r of aaaa) if (r.rdata.length === 16) { fn(ipText(r.rdata)); any = true; }
+    }
+    if (!any) {
+      const hint = this.hintAddresses.get(nsName);
+      if (hint) for (const h of hint) if (this.ipv6 || net.isIPv4(h)) { fn(h); any = true; }
+    }
+    return any;
+  }
+
+  private hasAddress(nsName: string, now: number): boolean {
+    const a = this.cache.peekRrset(nsName, Type.A, now);
+    if (a && a.some((r) => r.rdata.length === 4)) return true;
+    if (this.ipv6) {
+      const aaaa = this.cache.peekRrset(nsName, Type.AAAA, now);
+      if (aaaa && aaaa.some((r) => r.rdata.length === 16)) return true;
+    }
     const hint = this.hintAddresses.get(nsName);
-    if (out.length === 0 && hint) out.push(...hint);
-    return out.filter((a) => this.ipv6 || net.isIP(a) === 4);
+    return hint !== undefined && hint.some((h) => this.ipv6 || net.isIPv4(h));
   }
 
   /**
@@ -721,17 +748,15 @@ export class Recursor {
     // and every client (its exact case was already checked when the reply was accepted).
     if (this.x20) foldAsciiInPlace(result.buf, HEADER_SIZE, msg.qnameEnd);
     // Only data within the zone we asked about is believed; the rest is never used or cached.
-    const records = recordsOf(result.buf, msg).filter((r) => r.klass === Class.IN && isSubdomain(r.name, zone));
+    const { answer: answers, authority, additional } = sectionsOf(result.buf, msg, zone);
     const aa = (msg.flags & Flag.AA) !== 0;
-    const answers = records.filter((r) => r.section === Section.Answer);
-    const authority = records.filter((r) => r.section === Section.Authority);
     if (!aa && rcode === Rcode.NOERROR && answers.length === 0) {
       const ns = authority.filter((r) => r.type === Type.NS);
       const cut = ns[0]?.name;
       if (cut !== undefined && cut !== zone && isSubdomain(sendName, cut)) {
         const nsSet = ns.filter((r) => r.name === cut);
         const targets = new Set(nsSet.map((r) => rdataName(r.rdata)));
-        const glue = records.filter((r) => r.section === Section.Additional && (r.type === Type.A || r.type === Type.AAAA) && targets.has(r.name));
+        const glue = additional.filter((r) => (r.type === Type.A || r.type === Type.AAAA) && targets.has(r.name));
         return { kind: 'referral', cut, ns: nsSet, glue };
       }
       if (cut !== undefined || authority.length === 0) {
@@ -746,7 +771,7 @@ export class Recursor {
       this.emit({ kind: 'lame' });
       return 'non-authoritative answer (lame)';
     }
-    return { kind: 'answer', rcode, answers: strip(answers), authority: strip(authority), zone };
+    return { kind: 'answer', rcode, answers, authority, zone };
   }
 
   /** Sends one query, counting it against the client query's budget and the global concurrency limit. */
@@ -758,7 +783,7 @@ export class Recursor {
     if (remaining <= 0) throw new RecursorError('UPSTREAM_FAILED', `no answer within ${this.totalTimeoutMs} ms`, undefined, true);
     budget.queries++;
     this.outgoing++;
-    this.emit({ kind: 'query', transport: tcp ? 'tcp' : 'udp' });
+    this.emit(tcp ? QUERY_TCP : QUERY_UDP);
     try {
       const timeout = Math.max(1, Math.min(this.timeoutMs * (tcp ? 2 : 1), remaining));
       return tcp ? await tcpQuery(server, q, timeout) : await udpQuery(server, q, timeout, () => this.emit({ kind: 'mismatch' }));
@@ -817,12 +842,21 @@ function isLetterPosition(wire: Buffer, i: number): boolean {
   return false;
 }
 
-function strip(records: SectionRr[]): Rr[] {
-  return records.map(({ name, type, klass, ttl, rdata }) => ({ name, type, klass, ttl, rdata }));
+/** The target names of an NS RRset. */
+function nsNames(ns: readonly Rr[]): string[] {
+  const out: string[] = [];
+  for (const r of ns) {
+    const n = rdataName(r.rdata);
+    if (n !== null) out.push(n);
+  }
+  return out;
 }
 
 /** Groups records into RRsets (same owner and type), in order of first appearance. */
 export function groupRrsets(records: readonly Rr[]): Rr[][] {
+  if (records.length === 0) return [];
+  const first = records[0];
+  if (records.every((r) => r.type === first.type && r.name === first.name)) return [records as Rr[]]; // the usual case: one RRset
   const sets = new Map<string, Rr[]>();
   for (const r of records) {
     const k = `${r.type}/${r.name}`;

@@ -1,7 +1,7 @@
 // Records as the recursor keeps them: owner name as lowercase presentation text, RDATA
 // self-contained (names inside the RDATA of the RFC 1035-era types decompressed, every
 // other type opaque, RFC 3597), and a small uncompressed encoder for the answers we build.
-import { Flag, HEADER_SIZE, Type } from '../dns/constants';
+import { Class, Flag, HEADER_SIZE, Type } from '../dns/constants';
 import { ScannedMessage, Section } from '../dns/message';
 import { encodeName, flattenName, readName } from '../dns/name';
 
@@ -24,14 +24,30 @@ export interface SectionRr extends Rr {
  * carry them; returns null if it is malformed. Fixed-size fields are copied as they are.
  */
 export function decompressRdata(buf: Uint8Array, type: number, off: number, len: number): Buffer | null {
+  switch (type) {
+    case Type.SOA: case Type.MINFO: case Type.RP: case Type.MX: case Type.AFSDB: case Type.KX: case 21 /* RT */:
+    case 26 /* PX */: case Type.SRV: case Type.NAPTR: case Type.SIG: case Type.NXT:
+    case Type.NS: case Type.MD: case Type.MF: case Type.CNAME: case Type.MB: case Type.MG: case Type.MR:
+    case Type.PTR: case Type.DNAME:
+      return expandRdata(buf, type, off, len);
+    default:
+      // No names inside (A, AAAA, TXT, HTTPS, CAA, unknown types...): the bytes as they are.
+      return Buffer.from(buf.subarray(off, off + len));
+  }
+}
+
+/** Scratch for one name at a time: names are copied out of it before the next is read. */
+const nameScratch = new Uint8Array(256);
+
+/** decompressRdata for the types that may carry compressed names. */
+function expandRdata(buf: Uint8Array, type: number, off: number, len: number): Buffer | null {
   const end = off + len;
   const parts: Uint8Array[] = [];
-  const scratch = new Uint8Array(256);
   let at = off;
   const name = (): boolean => {
-    const n = flattenName(buf.subarray(0, end), at, scratch);
+    const n = flattenName(buf.subarray(0, end), at, nameScratch);
     if (n < 0) return false;
-    parts.push(Buffer.from(scratch.subarray(0, n)));
+    parts.push(Buffer.from(nameScratch.subarray(0, n)));
     // advance past the name as it sits in the message (labels, then 0 or a pointer)
     for (;;) {
       const l = buf[at];
@@ -42,7 +58,7 @@ export function decompressRdata(buf: Uint8Array, type: number, off: number, len:
   };
   const fixed = (n: number): boolean => {
     if (at + n > end) return false;
-    parts.push(Buffer.from(buf.subarray(at, at + n)));
+    parts.push(buf.subarray(at, at + n));
     at += n;
     return true;
   };
@@ -61,13 +77,10 @@ export function decompressRdata(buf: Uint8Array, type: number, off: number, len:
     }
     case Type.SIG: ok = fixed(18) && name() && fixed(end - at); break;
     case Type.NXT: ok = name() && fixed(end - at); break;
-    case Type.NS: case Type.MD: case Type.MF: case Type.CNAME: case Type.MB: case Type.MG: case Type.MR:
-    case Type.PTR: case Type.DNAME:
-      ok = name(); break;
-    default: return Buffer.from(buf.subarray(off, end));
+    default: ok = name(); break; // NS, MD, MF, CNAME, MB, MG, MR, PTR, DNAME
   }
   if (!ok || at !== end) return null;
-  return Buffer.concat(parts);
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
 }
 
 /** Every record of a scanned message except OPT, with self-contained RDATA. Malformed records are skipped. */
@@ -81,6 +94,34 @@ export function recordsOf(buf: Uint8Array, msg: ScannedMessage): SectionRr[] {
     out.push({ section: r.section, name, type: r.type, klass: r.klass, ttl: r.ttl, rdata });
   }
   return out;
+}
+
+/** The records of a scanned message by section, as the recursor believes them. */
+export interface Sections {
+  readonly answer: Rr[];
+  readonly authority: Rr[];
+  readonly additional: Rr[];
+}
+
+/**
+ * The class-IN records of a message whose owners are at or below `zone`, by section, with
+ * self-contained RDATA; everything else (other classes, OPT, out-of-bailiwick owners,
+ * malformed records) is left out. The one pass the recursor makes over a reply.
+ */
+export function sectionsOf(buf: Uint8Array, msg: ScannedMessage, zone: string): Sections {
+  const answer: Rr[] = [];
+  const authority: Rr[] = [];
+  const additional: Rr[] = [];
+  for (const r of msg.records) {
+    if (r.klass !== Class.IN || r.type === Type.OPT) continue;
+    const name = readName(buf, r.offset);
+    if (name === null || !isSubdomain(name, zone)) continue;
+    const rdata = decompressRdata(buf, r.type, r.rdataOffset, r.rdlength);
+    if (rdata === null) continue;
+    const rr: Rr = { name, type: r.type, klass: r.klass, ttl: r.ttl, rdata };
+    (r.section === Section.Answer ? answer : r.section === Section.Authority ? authority : additional).push(rr);
+  }
+  return { answer, authority, additional };
 }
 
 /** The name at the start of an RDATA (NS, CNAME, DNAME, PTR targets); null if malformed. */
@@ -133,6 +174,7 @@ function isEscapedDot(name: string, i: number): boolean {
 /** Labels of a presentation name, escapes kept ("" → []). */
 export function labelsOf(name: string): string[] {
   if (name === '') return [];
+  if (name.indexOf('\\') < 0) return name.split('.'); // no escapes: every dot ends a label
   const out: string[] = [];
   let cur = '';
   for (let i = 0; i < name.length; i++) {
@@ -145,15 +187,36 @@ export function labelsOf(name: string): string[] {
   return out;
 }
 
+/** How many labels a presentation name has (0 for the root). */
+export function labelCount(name: string): number {
+  if (name === '') return 0;
+  if (name.indexOf('\\') >= 0) return labelsOf(name).length;
+  let n = 1;
+  for (let i = name.indexOf('.'); i >= 0; i = name.indexOf('.', i + 1)) n++;
+  return n;
+}
+
 /** The parent of a name ("" for a TLD; the root has none: returns null). */
 export function parentName(name: string): string | null {
   if (name === '') return null;
-  const l = labelsOf(name);
-  return l.slice(1).join('.');
+  if (name.indexOf('\\') < 0) {
+    const dot = name.indexOf('.');
+    return dot < 0 ? '' : name.slice(dot + 1);
+  }
+  return labelsOf(name).slice(1).join('.');
 }
 
 /** `name` cut to its last `n` labels. */
 export function suffix(name: string, n: number): string {
+  if (n <= 0) return '';
+  if (name.indexOf('\\') < 0) {
+    let at = name.length;
+    for (let k = 0; k < n; k++) {
+      at = name.lastIndexOf('.', at - 1);
+      if (at < 0) return name;
+    }
+    return name.slice(at + 1);
+  }
   const l = labelsOf(name);
   return l.slice(Math.max(0, l.length - n)).join('.');
 }

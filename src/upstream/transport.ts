@@ -94,35 +94,86 @@ export function tcpExchange(server: HostPort, o: QueryOptions, timeoutMs: number
  */
 export function sendUdp(server: HostPort, probe: Probe, timeoutMs: number, onMismatch?: () => void): Promise<ExchangeResult> {
   return new Promise((resolve, reject) => {
-    const id = randomInt(0x10000);
-    const query = probe.build(id);
-    const sock = dgram.createSocket({ type: server.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
-    let done = false;
-    const finish = (err: ExchangeError | null, result?: ExchangeResult): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      sock.close();
-      if (err) reject(err); else resolve(result as ExchangeResult);
-    };
-    const timer = setTimeout(() => finish(new ExchangeError('timeout', `no answer from ${fmt(server)} within ${timeoutMs} ms`)), timeoutMs);
-    sock.on('error', (e) => finish(new ExchangeError('network', `UDP to ${fmt(server)}: ${e.message}`, { cause: e })));
-    sock.on('message', (buf, rinfo) => {
-      if (rinfo.address !== server.host || rinfo.port !== server.port || !probe.matches(buf, id)) {
-        onMismatch?.();
-        return; // not ours: keep waiting
-      }
-      try {
-        finish(null, { buf, msg: scanMessage(buf) });
-      } catch (e) {
-        finish(new ExchangeError('malformed', `malformed answer from ${fmt(server)}: ${(e as Error).message}`, { cause: e }));
-      }
-    });
-    sock.connect(server.port, server.host, () => {
-      if (done) return;
-      sock.send(query, (e) => { if (e) finish(new ExchangeError('network', `UDP send to ${fmt(server)}: ${e.message}`, { cause: e })); });
-    });
+    new UdpExchange(server, probe, timeoutMs, onMismatch, resolve, reject).start();
   });
+}
+
+/**
+ * One UDP exchange: its own connected socket (a fresh random port; the kernel then drops
+ * datagrams from any other address and reports ICMP errors), a random ID, a timer. The
+ * socket's and timer's handlers are shared functions that find the exchange through the
+ * socket, so an exchange allocates no closures: this runs once per authoritative query.
+ */
+class UdpExchange {
+  readonly id = randomInt(0x10000);
+  readonly sock: dgram.Socket;
+  private timer: NodeJS.Timeout | null = null;
+  private done = false;
+
+  constructor(
+    readonly server: HostPort,
+    readonly probe: Probe,
+    readonly timeoutMs: number,
+    readonly onMismatch: (() => void) | undefined,
+    private readonly resolve: (r: ExchangeResult) => void,
+    private readonly reject: (e: ExchangeError) => void,
+  ) {
+    this.sock = dgram.createSocket({ type: server.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
+    (this.sock as SocketWithExchange)[EXCHANGE] = this;
+  }
+
+  start(): void {
+    this.timer = setTimeout(onUdpTimeout, this.timeoutMs, this);
+    this.sock.on('error', onUdpError);
+    this.sock.on('message', onUdpMessage);
+    this.sock.connect(this.server.port, this.server.host, onUdpConnect);
+  }
+
+  send(): void {
+    if (this.done) return;
+    // No callback: libuv can then send at once, and a failure comes as an 'error' event.
+    this.sock.send(this.probe.build(this.id));
+  }
+
+  finish(err: ExchangeError | null, result?: ExchangeResult): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.sock.close();
+    if (err) this.reject(err); else this.resolve(result as ExchangeResult);
+  }
+}
+
+const EXCHANGE = Symbol('exchange');
+type SocketWithExchange = dgram.Socket & { [EXCHANGE]: UdpExchange };
+
+function onUdpTimeout(ex: UdpExchange): void {
+  ex.finish(new ExchangeError('timeout', `no answer from ${fmt(ex.server)} within ${ex.timeoutMs} ms`));
+}
+
+function onUdpError(this: SocketWithExchange, e: Error): void {
+  const ex = this[EXCHANGE];
+  ex.finish(new ExchangeError('network', `UDP to ${fmt(ex.server)}: ${e.message}`, { cause: e }));
+}
+
+function onUdpConnect(this: SocketWithExchange): void {
+  this[EXCHANGE].send();
+}
+
+function onUdpMessage(this: SocketWithExchange, buf: Buffer, rinfo: dgram.RemoteInfo): void {
+  const ex = this[EXCHANGE];
+  if (rinfo.address !== ex.server.host || rinfo.port !== ex.server.port || !ex.probe.matches(buf, ex.id)) {
+    ex.onMismatch?.();
+    return; // not ours: keep waiting
+  }
+  let msg: ScannedMessage;
+  try {
+    msg = scanMessage(buf);
+  } catch (e) {
+    ex.finish(new ExchangeError('malformed', `malformed answer from ${fmt(ex.server)}: ${(e as Error).message}`, { cause: e }));
+    return;
+  }
+  ex.finish(null, { buf, msg });
 }
 
 /** RFC 7766 exchange: two-byte length prefix, one query, one answer, then close. */
