@@ -11,7 +11,11 @@
 //
 // Negative answers (RFC 2308) live here too: NODATA under the same key as the RRset it
 // denies, NXDOMAIN under the name alone, and an NXDOMAIN also answers for every name below
-// it (RFC 8020). Entries are bounded by an LRU and expire by TTL.
+// it (RFC 8020). Entries expire by TTL; an LRU bounds the names held.
+//
+// Keyed by name first, then type: a lookup is one map probe with the name string (whose
+// hash the engine keeps with the string), not a fresh "type/name" key string built, hashed
+// and dropped per probe; resolving one name probes the cache a few dozen times.
 //
 // Serve-stale (RFC 8767): an expired entry is kept (the LRU still bounds the count) and,
 // for `maxStaleMs` after its expiry, the *Stale getters still return it, marked stale and
@@ -85,19 +89,73 @@ export interface EntryLife {
 
 const NX = -1;
 
+/** What is cached for one name: entries by type (NX for an NXDOMAIN), a handful at most. */
+class NameNode {
+  readonly types: number[] = [];
+  readonly entries: Entry[] = [];
+
+  get(type: number): Entry | undefined {
+    const t = this.types;
+    for (let i = 0; i < t.length; i++) if (t[i] === type) return this.entries[i];
+    return undefined;
+  }
+
+  /** Stores `e` for `type`; whether it is a new entry (not a replacement). */
+  set(type: number, e: Entry): boolean {
+    const t = this.types;
+    for (let i = 0; i < t.length; i++) {
+      if (t[i] === type) { this.entries[i] = e; return false; }
+    }
+    t.push(type);
+    this.entries.push(e);
+    return true;
+  }
+
+  /** Removes the entry for `type`; whether there was one. */
+  delete(type: number): boolean {
+    const i = this.types.indexOf(type);
+    if (i < 0) return false;
+    this.types.splice(i, 1);
+    this.entries.splice(i, 1);
+    return true;
+  }
+}
+
 export class RecordCache {
-  private readonly lru: LRUCache<string, Entry>;
+  private readonly names: LRUCache<string, NameNode>;
+  private entryCount = 0;
 
   /**
    * @param maxStaleMs how long after expiry an entry may still be returned by the *Stale
    *   getters (RFC 8767's maximum stale timer); 0 (the default): never.
    */
-  constructor(private readonly policy: TtlPolicy, maxEntries = 100_000, private readonly maxStaleMs = 0) {
-    this.lru = new LRUCache<string, Entry>({ max: maxEntries });
+  constructor(private readonly policy: TtlPolicy, maxNames = 100_000, private readonly maxStaleMs = 0) {
+    this.names = new LRUCache<string, NameNode>({
+      max: maxNames,
+      dispose: (node) => { this.entryCount -= node.types.length; },
+    });
   }
 
+  /** Entries held: RRsets and negative answers. */
   get size(): number {
-    return this.lru.size;
+    return this.entryCount;
+  }
+
+  private get(name: string, type: number): Entry | undefined {
+    return this.names.get(name)?.get(type);
+  }
+
+  private set(name: string, type: number, e: Entry): void {
+    let node = this.names.get(name);
+    if (!node) this.names.set(name, (node = new NameNode()));
+    if (node.set(type, e)) this.entryCount++;
+  }
+
+  private delete(name: string, type: number): void {
+    const node = this.names.get(name);
+    if (!node || !node.delete(type)) return;
+    this.entryCount--;
+    if (node.types.length === 0) this.names.delete(name);
   }
 
   /**
@@ -111,8 +169,7 @@ export class RecordCache {
     let ttl = this.policy.maxTtl;
     for (const r of records) if (r.ttl < ttl) ttl = r.ttl;
     if (ttl <= 0) return false;
-    const key = keyOf(name, type);
-    const old = this.lru.get(key);
+    const old = this.get(name, type);
     if (old && old.expiresAt > now && old.rank > rank) return false;
     // An RRset is a set: duplicates are dropped, the order of first appearance kept.
     const kept: Rr[] = [];
@@ -129,7 +186,7 @@ export class RecordCache {
         if (!seen.has(k)) { seen.add(k); kept.push(makeRr(r.name, r.type, r.klass, ttl, r.rdata)); }
       }
     }
-    this.lru.set(key, entry('rrset', kept, null, rank, ttl, now + ttl * 1000));
+    this.set(name, type, entry('rrset', kept, null, rank, ttl, now + ttl * 1000));
     return true;
   }
 
@@ -152,7 +209,7 @@ export class RecordCache {
   }
 
   private peekEntry(name: string, type: number, now: number, minRank: Rank): RrsetEntry | undefined {
-    const e = this.lru.get(keyOf(name, type));
+    const e = this.get(name, type);
     if (!e || e.kind !== 'rrset' || e.expiresAt <= now || e.rank < minRank) return undefined;
     return e as RrsetEntry;
   }
@@ -162,7 +219,7 @@ export class RecordCache {
    * than the stale window ago (every TTL `staleTtl`), with at least `minRank`.
    */
   getRrsetStale(name: string, type: number, now: number, staleTtl: number, minRank: Rank = Rank.Additional): MaybeStale<Rr[]> | undefined {
-    const e = this.live(keyOf(name, type), now);
+    const e = this.live(name, type, now);
     if (!e || e.kind !== 'rrset' || e.rank < minRank) return undefined;
     const stale = e.expiresAt <= now;
     const ttl = stale ? staleTtl : Math.min(staleTtl, Math.ceil((e.expiresAt - now) / 1000));
@@ -187,10 +244,10 @@ export class RecordCache {
     };
     for (let n: string | null = name; n !== null; n = parentName(n)) {
       if (!isSubdomain(name, n)) continue;
-      const hit = consider(this.live(keyOf(n, NX), now), n, 'nxdomain');
+      const hit = consider(this.live(n, NX, now), n, 'nxdomain');
       if (hit) return hit;
     }
-    return consider(this.live(keyOf(name, type), now), name, 'nodata') ?? stale;
+    return consider(this.live(name, type, now), name, 'nodata') ?? stale;
   }
 
   /**
@@ -198,17 +255,17 @@ export class RecordCache {
    * or with type null for an NXDOMAIN cached at exactly `name`. For deciding on prefetch.
    */
   lifeOf(name: string, type: number | null, now: number): EntryLife | undefined {
-    const e = this.lru.get(keyOf(name, type === null ? NX : type));
+    const e = this.get(name, type === null ? NX : type);
     if (!e || e.expiresAt <= now) return undefined;
     return { ttl: e.ttl, leftMs: e.expiresAt - now };
   }
 
   /** The entry for `key` if fresh or within the stale window; one past the window is dropped. */
-  private live(key: string, now: number): Entry | undefined {
-    const e = this.lru.get(key);
+  private live(name: string, type: number, now: number): Entry | undefined {
+    const e = this.get(name, type);
     if (!e) return undefined;
     if (e.expiresAt + this.maxStaleMs <= now) {
-      this.lru.delete(key);
+      this.delete(name, type);
       return undefined;
     }
     return e;
@@ -216,7 +273,7 @@ export class RecordCache {
 
   /** Rank of the cached, unexpired entry for (name, type); 0 if none. */
   rankOf(name: string, type: number, now: number): number {
-    const e = this.lru.get(keyOf(name, type));
+    const e = this.get(name, type);
     return e && e.expiresAt > now ? e.rank : 0;
   }
 
@@ -228,27 +285,28 @@ export class RecordCache {
     if (!soa) return false; // RFC 2308 §5: without an SOA, a negative answer is not cached
     const ttl = Math.min(soa.ttl, soaMinimum(soa.rdata), this.policy.maxNegativeTtl);
     if (ttl <= 0) return false;
-    const key = type === null ? keyOf(name, NX) : keyOf(name, type);
-    const old = this.lru.get(key);
+    const t = type === null ? NX : type;
+    const old = this.get(name, t);
     if (old && old.expiresAt > now && old.rank > rank) return false;
-    this.lru.set(key, entry(type === null ? 'nxdomain' : 'nodata', null, makeRr(soa.name, soa.type, soa.klass, ttl, soa.rdata), rank, ttl, now + ttl * 1000));
+    this.set(name, t, entry(type === null ? 'nxdomain' : 'nodata', null, makeRr(soa.name, soa.type, soa.klass, ttl, soa.rdata), rank, ttl, now + ttl * 1000));
     return true;
   }
 
   /** A cached negative answer for (name, type): NXDOMAIN for the name or an ancestor, or NODATA. */
   getNegative(name: string, type: number, now: number): NegativeHit | undefined {
     for (let n: string | null = name; n !== null; n = parentName(n)) {
-      const e = this.lru.get(keyOf(n, NX));
+      const e = this.get(n, NX);
       if (e && e.kind === 'nxdomain' && e.expiresAt > now && isSubdomain(name, n)) return { kind: 'nxdomain', soa: withTtl(e as NegativeEntry, now), name: n };
     }
-    const e = this.lru.get(keyOf(name, type));
+    const e = this.get(name, type);
     if (e && e.kind === 'nodata' && e.expiresAt > now) return { kind: 'nodata', soa: withTtl(e as NegativeEntry, now), name };
     return undefined;
   }
 
   /** Drops everything. */
   clear(): void {
-    this.lru.clear();
+    this.names.clear();
+    this.entryCount = 0;
   }
 }
 
@@ -261,6 +319,3 @@ function withTtl(e: NegativeEntry, now: number): Rr | null {
   return makeRr(e.soa.name, e.soa.type, e.soa.klass, Math.max(0, Math.ceil((e.expiresAt - now) / 1000)), e.soa.rdata);
 }
 
-function keyOf(name: string, type: number): string {
-  return `${type}/${name}`;
-}

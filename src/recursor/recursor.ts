@@ -122,7 +122,7 @@ export interface RecursorOptions {
   readonly observe?: (event: RecursorEvent) => void;
   /** Use IPv6 server addresses too (default true). */
   readonly ipv6?: boolean;
-  /** Entries in the record cache (default 100 000). */
+  /** Names the record cache holds (default 100 000), each with its RRsets and negative answers. */
   readonly cacheSize?: number;
   /** Serve-stale (RFC 8767), on by default with DEFAULT_SERVE_STALE; false turns it off. */
   readonly serveStale?: Partial<ServeStaleOptions> | false;

@@ -139,25 +139,44 @@ export function soaMinimum(rdata: Buffer): number {
  * then the answer and authority records, uncompressed.
  */
 export function encodeResponse(question: Buffer, rcode: number, answer: readonly Rr[], authority: readonly Rr[]): Buffer {
-  const parts: Buffer[] = [];
-  const header = Buffer.alloc(HEADER_SIZE);
-  header.writeUInt16BE(Flag.QR | Flag.RA | (rcode & 0xf), 2);
-  header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(answer.length, 6);
-  header.writeUInt16BE(authority.length, 8);
-  parts.push(header, question);
-  for (const r of [...answer, ...authority]) parts.push(encodeRr(r));
-  return Buffer.concat(parts);
+  const owners: Buffer[] = [];
+  let size = HEADER_SIZE + question.length;
+  for (const list of [answer, authority]) {
+    for (const r of list) {
+      const owner = encodeName(r.name);
+      owners.push(owner);
+      size += owner.length + 10 + r.rdata.length;
+    }
+  }
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt16BE(0, 0);
+  out.writeUInt16BE(Flag.QR | Flag.RA | (rcode & 0xf), 2);
+  out.writeUInt16BE(1, 4);
+  out.writeUInt16BE(answer.length, 6);
+  out.writeUInt16BE(authority.length, 8);
+  out.writeUInt16BE(0, 10);
+  let at = HEADER_SIZE + question.copy(out, HEADER_SIZE);
+  let k = 0;
+  for (const list of [answer, authority]) {
+    for (const r of list) at = writeRr(out, at, owners[k++], r);
+  }
+  return out;
 }
 
 export function encodeRr(r: Rr): Buffer {
   const owner = encodeName(r.name);
-  const fixed = Buffer.alloc(10);
-  fixed.writeUInt16BE(r.type, 0);
-  fixed.writeUInt16BE(r.klass, 2);
-  fixed.writeUInt32BE(Math.max(0, Math.floor(r.ttl)) >>> 0, 4);
-  fixed.writeUInt16BE(r.rdata.length, 8);
-  return Buffer.concat([owner, fixed, r.rdata]);
+  const out = Buffer.allocUnsafe(owner.length + 10 + r.rdata.length);
+  writeRr(out, 0, owner, r);
+  return out;
+}
+
+function writeRr(out: Buffer, at: number, owner: Buffer, r: Rr): number {
+  at += owner.copy(out, at);
+  out.writeUInt16BE(r.type, at);
+  out.writeUInt16BE(r.klass, at + 2);
+  out.writeUInt32BE(Math.max(0, Math.floor(r.ttl)) >>> 0, at + 4);
+  out.writeUInt16BE(r.rdata.length, at + 8);
+  return at + 10 + r.rdata.copy(out, at + 10);
 }
 
 /** Whether `name` is `zone` or below it (presentation text, lowercase). */
