@@ -187,6 +187,8 @@ interface CachedResult extends Result {
   readonly stale: boolean;
 }
 
+const noop = (): void => undefined;
+const NOTHING_RESOLVING: ReadonlySet<string> = new Set();
 const QUERY_UDP: RecursorEvent = { kind: 'query', transport: 'udp' };
 const QUERY_TCP: RecursorEvent = { kind: 'query', transport: 'tcp' };
 
@@ -325,27 +327,27 @@ export class Recursor {
       this.emit({ kind: 'coalesced' });
       return existing;
     }
-    const p = this.resolveUncoalesced(req, false)
-      .then(
-        (answer) => {
-          this.failedUntil.delete(req.key);
-          return answer;
-        },
-        (e: unknown) => {
-          if (this.staleOpts && isUnreachable(e)) this.failedUntil.set(req.key, Date.now() + this.staleOpts.failureRecheckMs);
-          throw e;
-        },
-      )
-      .finally(() => this.inflight.delete(req.key));
+    const p = this.resolveUncoalesced(req, false).then(
+      (answer) => {
+        this.inflight.delete(req.key);
+        if (this.failedUntil.size > 0) this.failedUntil.delete(req.key);
+        return answer;
+      },
+      (e: unknown) => {
+        this.inflight.delete(req.key);
+        if (this.staleOpts && isUnreachable(e)) this.failedUntil.set(req.key, Date.now() + this.staleOpts.failureRecheckMs);
+        throw e;
+      },
+    );
     // A client answered from stale data stops waiting for this; its failure must not go unhandled.
-    p.catch(() => undefined);
+    p.catch(noop);
     this.inflight.set(req.key, p);
     return p;
   }
 
   /** RFC 8767 §5: the fresh answer, or stale data when the servers are unreachable or slower than the client response timer. */
   private resolveOrStale(req: ForwardRequest, s: ServeStaleOptions): Promise<RecursorAnswer> {
-    if ((this.failedUntil.get(req.key) ?? 0) > Date.now()) {
+    if (this.failedUntil.size > 0 && (this.failedUntil.get(req.key) ?? 0) > Date.now()) {
       // A refresh failed a moment ago: do not ask again yet (the failure recheck timer).
       const stale = this.staleAnswer(req, Date.now());
       if (stale) return Promise.resolve(stale);
@@ -422,7 +424,7 @@ export class Recursor {
     const q = req.question;
     const { name, qtype } = parseQuestion(q);
     const watch = { nearExpiry: false };
-    const ctx: Ctx = { budget: { queries: 0, deadline: Date.now() + this.totalTimeoutMs }, depth: 0, resolving: new Set(), refresh, watch: refresh ? null : watch };
+    const ctx: Ctx = { budget: { queries: 0, deadline: Date.now() + this.totalTimeoutMs }, depth: 0, resolving: NOTHING_RESOLVING, refresh, watch: refresh ? null : watch };
     const result = await this.lookup(ctx, name, qtype);
     if (watch.nearExpiry) this.prefetch(req);
     const wire = encodeResponse(q, result.rcode, result.answer, result.authority);
@@ -598,9 +600,8 @@ export class Recursor {
     const note: FailureNote = { unreachable: false, other: false };
     for (let guard = 0; guard < MAX_SERVER_ATTEMPTS + nsNames.length + 2; guard++) {
       const now = Date.now();
-      const candidates = this.servers.order(this.untried(zone, nsNames, extra, tried, now), zone, now);
-      if (candidates.length > 0 && attempts < MAX_SERVER_ATTEMPTS) {
-        const address = candidates[0];
+      const address = attempts < MAX_SERVER_ATTEMPTS ? this.servers.best(this.untried(zone, nsNames, extra, tried, now), zone, now) : undefined;
+      if (address !== undefined) {
         tried.add(address);
         attempts++;
         const reply = await this.ask(ctx, address, zone, sendName, sendType);

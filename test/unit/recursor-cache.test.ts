@@ -215,12 +215,35 @@ describe('server selection', () => {
     expect(t.get('b').timeouts).toBe(0);
   });
 
+  test('best() is the head of order() in every state: measured, unknown, backed off, lame', () => {
+    const t = new ServerTable(100, () => 0.5);
+    const all = ['a', 'b', 'c', 'd'];
+    const agree = (list: string[], zone: string, now: number): void => expect(t.best(list, zone, now)).toBe(t.order(list, zone, now)[0]);
+    agree(all, 'z', 0); // nothing measured: all tie, the first wins in both
+    t.rtt('a', 50); t.rtt('b', 10); t.rtt('c', 30);
+    agree(all, 'z', 0);
+    expect(t.best(all, 'z', 0)).toBe('b');
+    t.timeout('b', 800, 0);
+    agree(all, 'z', 0);
+    t.markLame('z', 'c', 0);
+    t.markLame('z', 'd', 0);
+    agree(all, 'z', 1);
+    agree(['b', 'c'], 'z', 1); // backed off beats lame
+    expect(t.best(['b', 'c'], 'z', 1)).toBe('b');
+    agree(all, 'other', 1);
+    expect(t.best([], 'z', 0)).toBeUndefined();
+  });
+
   test('exploration sometimes picks another usable server', () => {
     let n = 0;
     const seq = [0.01, 0.9];
     const t = new ServerTable(100, () => seq[n++ % seq.length]);
     t.rtt('a', 10); t.rtt('b', 20);
     expect(t.order(['a', 'b'], 'z', 0)[0]).toBe('b');
+    n = 0;
+    expect(t.best(['a', 'b'], 'z', 0)).toBe('b');
+    n = 1; // no exploration this time
+    expect(t.best(['a', 'b'], 'z', 0)).toBe('a');
   });
 });
 
