@@ -101,7 +101,7 @@ export interface RecursorAnswer extends Answer {
 /** What the recursor reports for metrics; every field has a bounded set of values. */
 export type RecursorEvent =
   | { readonly kind: 'query'; readonly transport: 'udp' | 'tcp' }
-  | { readonly kind: 'timeout' | 'network' | 'malformed' | 'mismatch' | 'truncated' | 'formerr' | 'servfail' | 'lame' | 'qmin_fallback' | 'coalesced' | 'stale' | 'prefetch' }
+  | { readonly kind: 'timeout' | 'network' | 'malformed' | 'mismatch' | 'truncated' | 'formerr' | 'servfail' | 'lame' | 'qmin_fallback' | 'coalesced' | 'shared' | 'stale' | 'prefetch' }
   | { readonly kind: 'limit'; readonly limit: LimitName };
 
 export interface RecursorOptions {
@@ -191,6 +191,8 @@ const noop = (): void => undefined;
 const NOTHING_RESOLVING: ReadonlySet<string> = new Set();
 const QUERY_UDP: RecursorEvent = { kind: 'query', transport: 'udp' };
 const QUERY_TCP: RecursorEvent = { kind: 'query', transport: 'tcp' };
+const SHARED: RecursorEvent = { kind: 'shared' };
+const MISMATCH: RecursorEvent = { kind: 'mismatch' };
 
 /** Servers tried for one question at one zone before giving up on it. */
 const MAX_SERVER_ATTEMPTS = 6;
@@ -210,6 +212,9 @@ export class Recursor {
   private readonly hintNames: string[];
   private readonly hintAddresses = new Map<string, string[]>();
   private readonly inflight = new Map<string, Promise<RecursorAnswer>>();
+  /** Authoritative queries in flight, by server, question, transport and EDNS: identical ones are joined. */
+  private readonly outstanding = new Map<string, Promise<ExchangeResult>>();
+  private readonly onMismatch = (): void => this.emit(MISMATCH);
   private readonly prefetching = new Map<string, Promise<void>>();
   private readonly staleOpts: ServeStaleOptions | null;
   private readonly prefetchOpts: PrefetchOptions | null;
@@ -707,31 +712,35 @@ export class Recursor {
     const info = this.servers.get(address);
     const question = this.questionFor(sendName, sendType);
     let result: ExchangeResult;
-    const t0 = performance.now();
+    // Whether the latest exchange was joined rather than sent: its events were counted by the resolution that sent it.
+    let shared = false;
+    const send = (q: AuthQuery, tcp: boolean): Promise<ExchangeResult> => {
+      const out = this.exchange(ctx, server, q, tcp, `${tcp ? 'T' : 'U'}${q.edns ? 'E' : 'N'}${sendType}|${address}|${sendName}`);
+      shared = out.shared;
+      return out.done;
+    };
     try {
       let q: AuthQuery = { question, edns: !info.noEdns, exactCase: this.x20 };
-      result = await this.exchange(ctx, server, q, false);
+      result = await send(q, false);
       if (result.msg.flags & Flag.TC) {
-        this.emit({ kind: 'truncated' });
-        result = await this.exchange(ctx, server, q, true);
+        if (!shared) this.emit({ kind: 'truncated' });
+        result = await send(q, true);
       }
       if ((result.msg.flags & 0xf) === Rcode.FORMERR && q.edns) {
         // RFC 6891 §7: no EDNS support; ask again without and remember.
-        this.emit({ kind: 'formerr' });
+        if (!shared) this.emit({ kind: 'formerr' });
         info.noEdns = true;
         q = { ...q, edns: false };
-        result = await this.exchange(ctx, server, q, false);
-        if (result.msg.flags & Flag.TC) result = await this.exchange(ctx, server, q, true);
+        result = await send(q, false);
+        if (result.msg.flags & Flag.TC) result = await send(q, true);
       }
     } catch (e) {
       if (e instanceof RecursorError) throw e;
       if (!(e instanceof ExchangeError) && !(e instanceof MessageError)) throw e;
       const code = e instanceof ExchangeError ? e.code : 'malformed';
-      if (code === 'timeout') this.servers.timeout(address, this.timeoutMs, Date.now());
-      this.emit({ kind: code });
+      if (!shared) this.emit({ kind: code });
       return code;
     }
-    this.servers.rtt(address, performance.now() - t0);
     const msg = result.msg;
     const rcode = msg.rcode;
     const now = Date.now();
@@ -775,8 +784,21 @@ export class Recursor {
     return { kind: 'answer', rcode, answers, authority, zone };
   }
 
-  /** Sends one query, counting it against the client query's budget and the global concurrency limit. */
-  private async exchange(ctx: Ctx, server: HostPort, q: AuthQuery, tcp: boolean): Promise<ExchangeResult> {
+  /**
+   * Sends one query, counting it against the client query's budget and the global
+   * concurrency limit, and keeps the server's smoothed RTT and timeout backoff; or, when an
+   * identical query (same server, name, type, transport and EDNS) is already in flight,
+   * joins it instead of sending a second copy. Two identical queries outstanding at once
+   * would give a spoofer two chances at the same answer (the "birthday" attack, RFC 5452
+   * §5), and would be sent for nothing: concurrent resolutions often need the same
+   * referral at once, from the root down.
+   */
+  private exchange(ctx: Ctx, server: HostPort, q: AuthQuery, tcp: boolean, key: string): { done: Promise<ExchangeResult>; shared: boolean } {
+    const pending = this.outstanding.get(key);
+    if (pending) {
+      this.emit(SHARED);
+      return { done: pending, shared: true };
+    }
     const budget = ctx.budget;
     if (budget.queries >= this.limits.maxQueriesPerRequest) throw this.limitHit('maxQueriesPerRequest', `more than ${this.limits.maxQueriesPerRequest} queries for one client query`);
     if (this.outgoing >= this.limits.maxConcurrentOutgoing) throw this.limitHit('maxConcurrentOutgoing', `${this.outgoing} queries already in flight`);
@@ -785,12 +807,26 @@ export class Recursor {
     budget.queries++;
     this.outgoing++;
     this.emit(tcp ? QUERY_TCP : QUERY_UDP);
-    try {
-      const timeout = Math.max(1, Math.min(this.timeoutMs * (tcp ? 2 : 1), remaining));
-      return tcp ? await tcpQuery(server, q, timeout) : await udpQuery(server, q, timeout, () => this.emit({ kind: 'mismatch' }));
-    } finally {
-      this.outgoing--;
-    }
+    const timeout = Math.max(1, Math.min(this.timeoutMs * (tcp ? 2 : 1), remaining));
+    const address = server.host;
+    const t0 = performance.now();
+    const done = (tcp ? tcpQuery(server, q, timeout) : udpQuery(server, q, timeout, this.onMismatch)).then(
+      (result) => {
+        this.outgoing--;
+        this.outstanding.delete(key);
+        this.servers.rtt(address, performance.now() - t0);
+        return result;
+      },
+      (e: unknown) => {
+        this.outgoing--;
+        this.outstanding.delete(key);
+        if (e instanceof ExchangeError && e.code === 'timeout') this.servers.timeout(address, this.timeoutMs, Date.now());
+        throw e;
+      },
+    );
+    this.outstanding.set(key, done);
+    done.catch(noop); // every caller handles it; a joined query whose callers all gave up must not go unhandled
+    return { done, shared: false };
   }
 
   /** The question section for a name, its letters' case randomised under 0x20. */

@@ -302,6 +302,31 @@ test('identical questions in flight are coalesced', async () => {
   expect(events.filter((e) => e.kind === 'coalesced')).toHaveLength(9);
 });
 
+test('different questions that need the same referral at once: each referral query is sent once (RFC 5452 §5)', async () => {
+  const events: RecursorEvent[] = [];
+  const r = make({}, events);
+  const names = ['www.example.com', 'mail.example.com', 'host.example.com', 'short.example.com'];
+  const answers = await Promise.all(names.map((n) => ask(r, n, 'A')));
+  expect(answers.map((a) => decode(a.wire).rcode)).toEqual(names.map(() => 'NOERROR'));
+  // With QNAME minimisation every resolution first asks the root for "com" and com's server
+  // for "example.com": each sent once and shared, then one query per name to example.com's server.
+  const asked = (name: string): number => [...h.servers.values()].reduce((n, s) => n + s.log.filter((l) => l.name.toLowerCase() === name).length, 0);
+  expect(asked('com')).toBe(1);
+  expect(asked('example.com')).toBe(1);
+  for (const n of names) expect(asked(n)).toBe(1);
+  const sent = events.filter((e) => e.kind === 'query').length;
+  expect(sent).toBe(2 + names.length);
+  expect(total()).toBe(sent);
+  expect(events.filter((e) => e.kind === 'shared')).toHaveLength(2 * (names.length - 1));
+  // One after another nothing is in flight to share: the referrals come from the cache instead.
+  const seq: RecursorEvent[] = [];
+  const r2 = make({}, seq);
+  h.clearLogs();
+  for (const n of names) await ask(r2, n, 'A');
+  expect(seq.filter((e) => e.kind === 'shared')).toHaveLength(0);
+  expect(total()).toBe(2 + names.length);
+});
+
 test('TYPE_NAMES covers what the tests ask', () => {
   expect(TYPE_NAMES[65]).toBe('HTTPS');
 });
