@@ -382,7 +382,7 @@ scrape_configs:
   it('loads every alert rule, healthy, and each signal of every alert expression returns data', async () => {
     const file = parseYaml(readFileSync(RULES, 'utf8')) as { groups: { rules: { alert: string; expr: string; labels: { severity: string }; annotations: { summary: string; description: string } }[] }[] };
     const rules = file.groups.flatMap((g) => g.rules);
-    expect(rules.map((x) => x.alert).sort()).toEqual(['SchoolDnsDown', 'SchoolDnsListRefreshFailing', 'SchoolDnsListsStale', 'SchoolDnsServfailRatioHigh', 'SchoolDnsSlowAnswers']);
+    expect(rules.map((x) => x.alert).sort()).toEqual(['SchoolDnsDown', 'SchoolDnsListRefreshFailing', 'SchoolDnsListsStale', 'SchoolDnsProxyHeadersRejected', 'SchoolDnsServfailRatioHigh', 'SchoolDnsSlowAnswers']);
     for (const rule of rules) {
       expect(['critical', 'warning']).toContain(rule.labels.severity);
       expect(rule.annotations.summary.length).toBeGreaterThan(10);
@@ -417,7 +417,7 @@ scrape_configs:
   it('promtool accepts the rules file and its unit tests pass', () => {
     const promtool = findBinary('promtool');
     const check = spawnSync(promtool, ['check', 'rules', RULES], { encoding: 'utf8', timeout: 15_000 });
-    expect(`${check.stdout}${check.stderr}`).toContain('SUCCESS: 5 rules found');
+    expect(`${check.stdout}${check.stderr}`).toContain('SUCCESS: 6 rules found');
     expect(check.status).toBe(0);
     const unit = spawnSync(promtool, ['test', 'rules', RULE_TESTS], { encoding: 'utf8', timeout: 15_000 });
     expect(`${unit.stdout}${unit.stderr}`).toContain('SUCCESS');
