@@ -22,7 +22,8 @@
 // with the stale TTL; the ordinary getters never do. Past that window it is dropped.
 import { LRUCache } from 'lru-cache';
 import type { TtlPolicy } from '../dns/answer';
-import { Rr, isSubdomain, parentName, soaMinimum } from './wire';
+import { Type } from '../dns/constants';
+import { Rr, ipText, isSubdomain, parentName, rdataName, soaMinimum } from './wire';
 
 /** Credibility of data (RFC 2181 §5.4.1), higher is better. */
 export const enum Rank {
@@ -49,13 +50,15 @@ interface Entry {
   readonly rank: Rank;
   readonly ttl: number;
   readonly expiresAt: number;
+  /** Text derived from the records once and kept with them: NS target names, or addresses. */
+  memo: string[] | null;
 }
 
 type RrsetEntry = Entry & { readonly kind: 'rrset'; readonly records: readonly Rr[] };
 type NegativeEntry = Entry & { readonly kind: 'nodata' | 'nxdomain' };
 
 function entry(kind: Entry['kind'], records: readonly Rr[] | null, soa: Rr | null, rank: Rank, ttl: number, expiresAt: number): Entry {
-  return { kind, records, soa, rank, ttl, expiresAt };
+  return { kind, records, soa, rank, ttl, expiresAt, memo: null };
 }
 
 /** A record of the one shape the cache stores and hands out. */
@@ -206,6 +209,37 @@ export class RecordCache {
    */
   peekRrset(name: string, type: number, now: number, minRank: Rank = Rank.Additional): readonly Rr[] | undefined {
     return this.peekEntry(name, type, now, minRank)?.records;
+  }
+
+  /**
+   * The target names of the cached NS RRset of `zone`, if unexpired: decoded once per
+   * cached RRset (every resolution below the zone reads them).
+   */
+  nsNames(zone: string, now: number): readonly string[] | undefined {
+    const e = this.peekEntry(zone, Type.NS, now, Rank.Additional);
+    if (!e) return undefined;
+    if (e.memo === null) {
+      const names: string[] = [];
+      for (const r of e.records) {
+        const n = rdataName(r.rdata);
+        if (n !== null) names.push(n);
+      }
+      e.memo = names;
+    }
+    return e.memo;
+  }
+
+  /** The addresses (text) of the cached, unexpired A or AAAA RRset of `name`: formatted once per cached RRset. */
+  addresses(name: string, type: typeof Type.A | typeof Type.AAAA, now: number): readonly string[] | undefined {
+    const e = this.peekEntry(name, type, now, Rank.Additional);
+    if (!e) return undefined;
+    if (e.memo === null) {
+      const size = type === Type.A ? 4 : 16;
+      const out: string[] = [];
+      for (const r of e.records) if (r.rdata.length === size) out.push(ipText(r.rdata));
+      e.memo = out;
+    }
+    return e.memo;
   }
 
   private peekEntry(name: string, type: number, now: number, minRank: Rank): RrsetEntry | undefined {

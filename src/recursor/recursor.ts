@@ -30,7 +30,9 @@ import { ExchangeError, ExchangeResult } from '../upstream/transport';
 import { Rank, RecordCache } from './cache';
 import { AuthQuery, tcpQuery, udpQuery } from './exchange';
 import { ServerTable } from './servers';
-import { Rr, encodeResponse, isSubdomain, labelCount, parentName, rdataName, sectionsOf, suffix } from './wire';
+import { Rr, encodeResponse, ipText, isSubdomain, labelCount, parentName, rdataName, sectionsOf, suffix } from './wire';
+
+export { ipText };
 
 export interface RecursorLimits {
   /** Authoritative queries one client query may cause, NS-name resolutions included. */
@@ -533,18 +535,16 @@ export class Recursor {
   }
 
   /** The deepest delegation the cache knows for `name`: zone and NS names (the root hints at worst). */
-  private closestDelegation(name: string, now: number): { zone: string; ns: string[] } {
+  private closestDelegation(name: string, now: number): { zone: string; ns: readonly string[] } {
     for (let zone: string | null = name; zone !== null && zone !== ''; zone = parentName(zone)) {
-      const ns = this.cache.peekRrset(zone, Type.NS, now);
-      if (ns) {
-        const names = nsNames(ns);
+      const names = this.cache.nsNames(zone, now);
+      if (names) {
         // A delegation whose in-zone NS names have lost their glue is useless: ask the parent again.
         for (const n of names) if (!isSubdomain(n, zone) || this.hasAddress(n, now)) return { zone, ns: names };
       }
     }
-    const root = this.cache.peekRrset('', Type.NS, now);
-    const names = root ? nsNames(root) : [];
-    return { zone: '', ns: names.length > 0 ? names : this.hintNames };
+    const names = this.cache.nsNames('', now);
+    return { zone: '', ns: names && names.length > 0 ? names : this.hintNames };
   }
 
   /**
@@ -679,11 +679,11 @@ export class Recursor {
   /** Calls `fn` with each address known for an NS name (cached A, AAAA, else its root hint); whether there was any. */
   private eachAddress(nsName: string, now: number, fn: (address: string) => void): boolean {
     let any = false;
-    const a = this.cache.peekRrset(nsName, Type.A, now);
-    if (a) for (const r of a) if (r.rdata.length === 4) { fn(ipText(r.rdata)); any = true; }
+    const a = this.cache.addresses(nsName, Type.A, now);
+    if (a) for (const x of a) { fn(x); any = true; }
     if (this.ipv6) {
-      const aaaa = this.cache.peekRrset(nsName, Type.AAAA, now);
-      if (aaaa) for (const r of aaaa) if (r.rdata.length === 16) { fn(ipText(r.rdata)); any = true; }
+      const aaaa = this.cache.addresses(nsName, Type.AAAA, now);
+      if (aaaa) for (const x of aaaa) { fn(x); any = true; }
     }
     if (!any) {
       const hint = this.hintAddresses.get(nsName);
@@ -693,11 +693,11 @@ export class Recursor {
   }
 
   private hasAddress(nsName: string, now: number): boolean {
-    const a = this.cache.peekRrset(nsName, Type.A, now);
-    if (a && a.some((r) => r.rdata.length === 4)) return true;
+    const a = this.cache.addresses(nsName, Type.A, now);
+    if (a && a.length > 0) return true;
     if (this.ipv6) {
-      const aaaa = this.cache.peekRrset(nsName, Type.AAAA, now);
-      if (aaaa && aaaa.some((r) => r.rdata.length === 16)) return true;
+      const aaaa = this.cache.addresses(nsName, Type.AAAA, now);
+      if (aaaa && aaaa.length > 0) return true;
     }
     const hint = this.hintAddresses.get(nsName);
     return hint !== undefined && hint.some((h) => this.ipv6 || net.isIPv4(h));
@@ -903,21 +903,3 @@ export function groupRrsets(records: readonly Rr[]): Rr[][] {
   return [...sets.values()];
 }
 
-/** An A or AAAA RDATA as an address literal (IPv6 in RFC 5952 form, as Node reports peers). */
-export function ipText(rdata: Buffer): string {
-  if (rdata.length === 4) return `${rdata[0]}.${rdata[1]}.${rdata[2]}.${rdata[3]}`;
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(rdata.readUInt16BE(i));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}

@@ -239,3 +239,22 @@ export function suffix(name: string, n: number): string {
   const l = labelsOf(name);
   return l.slice(Math.max(0, l.length - n)).join('.');
 }
+
+/** An A or AAAA RDATA as an address literal (IPv6 in RFC 5952 form, as Node reports peers). */
+export function ipText(rdata: Buffer): string {
+  if (rdata.length === 4) return `${rdata[0]}.${rdata[1]}.${rdata[2]}.${rdata[3]}`;
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(rdata.readUInt16BE(i));
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
