@@ -44,7 +44,9 @@ afterAll(async () => {
 async function make(extra: Partial<RecursorOptions>, events: RecursorEvent[] = []): Promise<{ r: Recursor; h: Hierarchy }> {
   const h = await hierarchy();
   const r = new Recursor({
-    rootHints: rootHints(), authPort: h.port, timeoutMs: 200, totalTimeoutMs: 3000, ipv6: false,
+    // 500 ms per query: short against the 1 s stale windows and client response timers here, long
+    // enough that a loaded machine (the whole suite runs in parallel) does not time out a live server.
+    rootHints: rootHints(), authPort: h.port, timeoutMs: 500, totalTimeoutMs: 3000, ipv6: false,
     ttlPolicy: { minTtl: 0, maxTtl: 86400, maxNegativeTtl: 3600 },
     observe: (e) => events.push(e), ...extra,
   });
