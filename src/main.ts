@@ -203,11 +203,12 @@ export async function startResolver(config: Config, log: Logger, opts: StartOpti
       routes.set('GET /explain', async (url) => {
         const name = url.searchParams.get('name');
         const client = url.searchParams.get('client') ?? '';
+        const listener = url.searchParams.get('listener') || null;
         const state = manager?.state;
         if (!state) return { status: 409, body: { error: 'filtering is off (policy.file is null)' } };
-        if (!name) return { status: 400, body: { error: 'give ?name=NAME&client=ADDRESS' } };
+        if (!name) return { status: 400, body: { error: 'give ?name=NAME&client=ADDRESS[&listener=ADDRESS]' } };
         try {
-          return { status: 200, body: explain(state, name, client, config.blocking, Date.now(), manager?.approvals ?? null) };
+          return { status: 200, body: explain(state, name, client, config.blocking, Date.now(), manager?.approvals ?? null, listener) };
         } catch (e) {
           if ((e as { code?: string }).code === 'EXPLAIN_BAD_INPUT') return { status: 400, body: { error: (e as Error).message } };
           throw e;

@@ -93,7 +93,7 @@ async function reload(opts: { admin: string; json?: boolean }): Promise<void> {
 }
 
 interface ExplainBody {
-  name: string; client: { address: string; school: string; group: string };
+  name: string; client: { address: string; listener?: string | null; school: string; group: string };
   decision: 'pass' | 'allow' | 'block'; category: string | null; answer: string;
   matches: { category: string; matched: string; kind: 'block' | 'allow'; source: string | null; line: number | null }[];
   allowedBy: { category: string; matched: string; source: string | null; line: number | null } | null;
@@ -101,8 +101,9 @@ interface ExplainBody {
   approvedBy?: { id: number; name: string; covers: string } | null;
 }
 
-async function check(name: string, opts: { client: string; admin: string; json?: boolean }): Promise<void> {
-  const { status, body } = await adminRequest(opts.admin, 'GET', `explain?name=${encodeURIComponent(name)}&client=${encodeURIComponent(opts.client)}`);
+async function check(name: string, opts: { client: string; listener?: string; admin: string; json?: boolean }): Promise<void> {
+  const via = opts.listener ? `&listener=${encodeURIComponent(opts.listener)}` : '';
+  const { status, body } = await adminRequest(opts.admin, 'GET', `explain?name=${encodeURIComponent(name)}&client=${encodeURIComponent(opts.client)}${via}`);
   if (opts.json || typeof body !== 'object' || body === null || status !== 200) {
     process.stdout.write((typeof body === 'string' ? body : JSON.stringify(body, null, 2)) + '\n');
     process.exitCode = status === 200 ? 0 : EXIT_FAILED;
@@ -111,7 +112,7 @@ async function check(name: string, opts: { client: string; admin: string; json?:
   const e = body as ExplainBody;
   const lines = [
     `name:     ${e.name}`,
-    `client:   ${e.client.address} -> school "${e.client.school}", group "${e.client.group}"`,
+    `client:   ${e.client.address}${e.client.listener ? ` (asking ${e.client.listener})` : ''} -> school "${e.client.school}", group "${e.client.group}"`,
     `decision: ${e.decision.toUpperCase()}${e.category ? ` (${e.category})` : ''}`,
     `answer:   ${e.answer}`,
   ];
@@ -169,6 +170,7 @@ export function buildProgram(): Command {
     .description('explain what a running school-dns decides for NAME when CLIENT asks')
     .argument('<name>', 'domain name, e.g. www.example.com')
     .requiredOption('--client <address>', 'client IP address (decides the school and age group)')
+    .option('--listener <address>', 'the server address the client asks, for age groups set per listening address (the policy\'s listeners:)')
     .addOption(adminOption())
     .option('--json', 'print the explanation as JSON')
     .action(viaAdmin(check));

@@ -2,6 +2,7 @@
 // entries match a name, which one decided, and where each comes from (file and line).
 // The cold path of `school-dns check`: it may re-read list files to find the line.
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { normalizeName } from '../lists/normalize';
 import { parseList } from '../lists/parse';
 import { DECISION_ALLOW, DECISION_NOT_ALLOWLISTED } from '../policy/policy';
@@ -22,7 +23,8 @@ export interface Explanation {
   /** The category the allow rule overrode (what would have blocked it), when one did. */
   readonly overrode?: string | null;
   readonly name: string;
-  readonly client: { address: string; school: string; group: string };
+  /** The client, and the local address its query arrives on when one was given (policy `listeners:`). */
+  readonly client: { address: string; listener: string | null; school: string; group: string };
   readonly decision: 'pass' | 'allow' | 'block';
   readonly category: string | null;
   /** What a client gets for an A query. */
@@ -50,11 +52,15 @@ export class ExplainError extends Error {
   readonly code = 'EXPLAIN_BAD_INPUT';
 }
 
-export function explain(state: FilterState, rawName: string, clientAddress: string, blocking: BlockingOptions, now = Date.now(), approvals: ApprovalSet | null = null): Explanation {
+export function explain(
+  state: FilterState, rawName: string, clientAddress: string, blocking: BlockingOptions, now = Date.now(),
+  approvals: ApprovalSet | null = null, listener: string | null = null,
+): Explanation {
   const n = normalizeName(rawName);
   if (typeof n !== 'string') throw new ExplainError(`"${rawName}" is not a domain name: ${n.error}`);
+  if (listener !== null && net.isIP(listener) === 0) throw new ExplainError(`listener "${listener}" is not an IP address: give the address school-dns receives the query on`);
   const p = state.policy;
-  const client = p.identify(clientAddress);
+  const client = p.identify(clientAddress, listener ?? undefined);
   const masks = new Int32Array(4);
   state.trie.lookupName(n, masks);
   const code = p.decide(client.groupIndex, masks, now);
@@ -100,7 +106,7 @@ export function explain(state: FilterState, rawName: string, clientAddress: stri
     : blocking.sinkholeIPv4 ? `A ${blocking.sinkholeIPv4} (the block page)` : 'no address (NODATA)';
   return {
     name: n,
-    client: { address: clientAddress, school: client.school, group: client.group },
+    client: { address: clientAddress, listener, school: client.school, group: client.group },
     decision: action,
     category: code === DECISION_NOT_ALLOWLISTED && !approval ? 'not-allowlisted' : category,
     answer, matches, allowedBy, overrode, approvedBy,

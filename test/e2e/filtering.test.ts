@@ -76,7 +76,8 @@ describe('age-group filtering over real sockets', () => {
     ] as dnsPacket.Answer[]);
     r = await startTestResolver({
       resolver: { upstreams: [upstream.hostPort], timeoutMs: 500, totalTimeoutMs: 1500 },
-      policy: { file: writePolicy(dir) },
+      // A listener address this server never receives on: only `check --listener` reaches it.
+      policy: { file: writePolicy(dir, 'listeners:\n  - { address: "10.99.0.53", group: teachers, school: "Listener school" }\n') },
       blocking: { sinkholeIPv4: '10.9.9.9', sinkholeIPv6: 'fd00::9', ttl: 30 },
     });
   });
@@ -237,6 +238,18 @@ describe('age-group filtering over real sockets', () => {
     const check = await run(process.execPath, [CLI, 'check', 'games-site.example', '--client', KIDS, '--admin', admin]);
     expect(check.stdout).toContain('decision: BLOCK (games)');
     expect(check.stdout).toContain(`${path.join(dir, 'lists', 'games.txt')}:1`);
+    // A client no network names: the default group, unless the address it asks has a group (listeners:).
+    const plain = await run(process.execPath, [CLI, 'check', 'games-site.example', '--client', '192.0.2.77', '--admin', admin]);
+    expect(plain.stdout).toContain('client:   192.0.2.77 -> school "unknown", group "kids"');
+    expect(plain.stdout).toContain('decision: BLOCK (games)');
+    const via = await run(process.execPath, [CLI, 'check', 'games-site.example', '--client', '192.0.2.77', '--listener', '10.99.0.53', '--admin', admin]);
+    expect(via.stdout).toContain('client:   192.0.2.77 (asking 10.99.0.53) -> school "Listener school", group "teachers"');
+    expect(via.stdout).toContain('decision: PASS');
+    // A network's client keeps its own group whatever address it asks.
+    const kids = await run(process.execPath, [CLI, 'check', 'games-site.example', '--client', KIDS, '--listener', '10.99.0.53', '--admin', admin, '--json']);
+    expect(JSON.parse(kids.stdout)).toMatchObject({ client: { address: KIDS, listener: '10.99.0.53', school: 'Test school', group: 'kids' }, decision: 'block' });
+    await expect(run(process.execPath, [CLI, 'check', 'games-site.example', '--client', KIDS, '--listener', 'school-dns.local', '--admin', admin]))
+      .rejects.toMatchObject({ code: 1, stdout: expect.stringContaining('is not an IP address') });
     const reload = await run(process.execPath, [CLI, 'reload', '--admin', admin]);
     expect(reload.stdout).toMatch(/nothing changed|reloaded/);
     await expect(run(process.execPath, [CLI, 'reload', '--admin', 'http://127.0.0.1:1'])).rejects.toMatchObject({ code: 4 });
