@@ -23,14 +23,23 @@ export function answersQuery(buf: Uint8Array, id: number, q: AuthQuery): boolean
   return matchesQuery(buf, id, q.question, q.exactCase);
 }
 
-function authProbe(q: AuthQuery): Probe {
-  return { build: (id) => buildAuthQuery(id, q), matches: (buf, id) => answersQuery(buf, id, q) };
+/** One authoritative query as a Probe: an object, not two closures (one is made per query sent). */
+class AuthProbe implements Probe {
+  constructor(private readonly q: AuthQuery) {}
+
+  build(id: number): Buffer {
+    return buildAuthQuery(id, this.q);
+  }
+
+  matches(buf: Uint8Array, id: number): boolean {
+    return answersQuery(buf, id, this.q);
+  }
 }
 
 export function udpQuery(server: HostPort, q: AuthQuery, timeoutMs: number, onMismatch?: () => void): Promise<ExchangeResult> {
-  return sendUdp(server, authProbe(q), timeoutMs, onMismatch);
+  return sendUdp(server, new AuthProbe(q), timeoutMs, onMismatch);
 }
 
 export function tcpQuery(server: HostPort, q: AuthQuery, timeoutMs: number): Promise<ExchangeResult> {
-  return sendTcp(server, authProbe(q), timeoutMs);
+  return sendTcp(server, new AuthProbe(q), timeoutMs);
 }
