@@ -117,7 +117,16 @@ config=$(mktemp)
 sed -e "s/@LISTEN@/$ADDRESS:53/" -e "s/@SINKHOLE4@/$ADDRESS/" "$SRC/systemd/school-dns.yaml" >"$config"
 keep "$config" "$ETC/school-dns.yaml"
 rm -f "$config"
-keep "$SRC/policies/school-dns-policy.yaml" "$ETC/policies/school-dns-policy.yaml"
+# The server's own queries come from its address on the school network when its resolver is
+# itself (as DHCP tells every other device): staff, like loopback, not the strictest group.
+policy=$(mktemp)
+awk -v addr="$ADDRESS" '
+  { print }
+  /^      - \{ cidr: "::1", group: staff \}/ && !done { printf "      - { cidr: \"%s/32\", group: staff }   # this server (install.sh --address)\n", addr; done = 1 }
+' "$SRC/policies/school-dns-policy.yaml" >"$policy"
+grep -q "cidr: \"$ADDRESS/32\"" "$policy" || die "could not add $ADDRESS to the policy's school-dns server networks: policies/school-dns-policy.yaml changed shape"
+keep "$policy" "$ETC/policies/school-dns-policy.yaml"
+rm -f "$policy"
 for f in "$SRC"/lists/*; do keep "$f" "$ETC/lists/$(basename "$f")"; done
 
 # The unit, pointing at this Node.js, and the command.

@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfigFile } from '../../src/config/load';
+import { parsePolicy } from '../../src/policy/load';
+import { compilePolicy } from '../../src/policy/policy';
 import { decode, query } from '../helpers/packets';
 import { freeUdpPort, udpAskFrom } from '../helpers/client';
 
@@ -76,6 +78,17 @@ describe('install.sh', () => {
   test('the installed unit (with this machine\'s Node.js in ExecStart) verifies', async () => {
     const { stdout, stderr } = await run(systemdAnalyze(), ['verify', path.join(root, 'etc/systemd/system/school-dns.service')]);
     expect(`${stdout}${stderr}`.trim()).toBe('');
+  });
+
+  test('the installed policy counts the server\'s own address (--address) as staff, in the school-dns server school', () => {
+    const file = path.join(root, 'etc/school-dns/policies/school-dns-policy.yaml');
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain('- { cidr: "127.0.0.1/32", group: staff }   # this server (install.sh --address)');
+    const policy = compilePolicy(parsePolicy(text, file));
+    expect(policy.identify('127.0.0.1')).toMatchObject({ school: 'school-dns server (this machine)', group: 'staff' });
+    // The rest is the shipped policy as it is.
+    const shipped = readFileSync(path.join(ROOT, 'policies', 'school-dns-policy.yaml'), 'utf8');
+    expect(text.split('\n').filter((l) => !l.includes('install.sh --address'))).toEqual(shipped.split('\n'));
   });
 
   test('the installed configuration is valid and points at the installed policy', () => {
