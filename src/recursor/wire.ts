@@ -15,10 +15,6 @@ export interface Rr {
   readonly rdata: Buffer;
 }
 
-export interface SectionRr extends Rr {
-  readonly section: Section;
-}
-
 /**
  * Copies RDATA out of `buf`, expanding compressed names inside it for the types that may
  * carry them; returns null if it is malformed. Fixed-size fields are copied as they are.
@@ -81,19 +77,6 @@ function expandRdata(buf: Uint8Array, type: number, off: number, len: number): B
   }
   if (!ok || at !== end) return null;
   return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
-}
-
-/** Every record of a scanned message except OPT, with self-contained RDATA. Malformed records are skipped. */
-export function recordsOf(buf: Uint8Array, msg: ScannedMessage): SectionRr[] {
-  const out: SectionRr[] = [];
-  for (const r of msg.records) {
-    if (r.type === Type.OPT) continue;
-    const name = readName(buf, r.offset);
-    const rdata = decompressRdata(buf, r.type, r.rdataOffset, r.rdlength);
-    if (name === null || rdata === null) continue;
-    out.push({ section: r.section, name, type: r.type, klass: r.klass, ttl: r.ttl, rdata });
-  }
-  return out;
 }
 
 /** The records of a scanned message by section, as the recursor believes them. */

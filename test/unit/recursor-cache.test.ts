@@ -1,13 +1,13 @@
 // The recursor's pieces: RDATA decompression, the encoder, the record cache, server selection.
 import { answerFromMessage } from '../../src/dns/answer';
 import { Type } from '../../src/dns/constants';
-import { Section, scanMessage } from '../../src/dns/message';
+import { scanMessage } from '../../src/dns/message';
 import { encodeName } from '../../src/dns/name';
 import { Rank, RecordCache } from '../../src/recursor/cache';
 import { answersQuery, buildAuthQuery } from '../../src/recursor/exchange';
 import { groupRrsets, ipText } from '../../src/recursor/recursor';
 import { ServerTable } from '../../src/recursor/servers';
-import { Rr, decompressRdata, encodeResponse, isSubdomain, labelsOf, parentName, recordsOf, suffix } from '../../src/recursor/wire';
+import { Rr, decompressRdata, encodeResponse, isSubdomain, labelsOf, parentName, sectionsOf, suffix } from '../../src/recursor/wire';
 import { decode } from '../helpers/packets';
 
 const policy = { minTtl: 0, maxTtl: 3600, maxNegativeTtl: 900 };
@@ -37,7 +37,8 @@ describe('RDATA decompression', () => {
     ]);
     const scanned = scanMessage(msg);
     expect(scanned.maxPointerTarget).toBeGreaterThan(0); // dns-packet did compress
-    const recs = recordsOf(msg, scanned);
+    const sections = sectionsOf(msg, scanned, '');
+    const recs = [...sections.answer, ...sections.authority, ...sections.additional];
     for (const r of recs) {
       if (r.type === Type.TXT) continue;
       // No byte of the form 11xxxxxx starting a label: every name ends in a root label.
@@ -54,7 +55,7 @@ describe('RDATA decompression', () => {
     expect(s.length).toBe(encodeName('ns.example.com').length + encodeName('h.example.com').length + 20);
     expect(s.readUInt32BE(s.length - 4)).toBe(4);
     expect(byType.get(Type.TXT)!.rdata).toEqual(Buffer.from(lbl('example.com')));
-    expect(recs.find((r) => r.type === Type.NS)!.section).toBe(Section.Authority);
+    expect(sections.authority.map((r) => r.type)).toEqual([Type.NS, Type.SOA]);
   });
 
   test('malformed RDATA is refused', () => {
