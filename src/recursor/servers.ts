@@ -48,10 +48,7 @@ export class ServerTable {
   order(addresses: readonly string[], zone: string, now: number): string[] {
     const scored = addresses.map((a) => {
       const s = this.info.get(a);
-      const lame = (this.lame.get(`${zone}|${a}`) ?? 0) > now;
-      const backedOff = s !== undefined && s.backoffUntil > now;
-      const rtt = s && s.srtt > 0 ? s.srtt : UNKNOWN_RTT_MS + this.random();
-      return { a, tier: lame ? 2 : backedOff ? 1 : 0, rtt };
+      return { a, tier: this.tierOf(s, a, zone, now), rtt: this.rttOf(s) };
     });
     scored.sort((x, y) => x.tier - y.tier || x.rtt - y.rtt);
     const out = scored.map((x) => x.a);
@@ -72,12 +69,10 @@ export class ServerTable {
     let bestTier = 3;
     let bestRtt = Infinity;
     let usable = 0;
-    const anyLame = this.lame.size > 0;
     for (const a of addresses) {
       const s = this.info.get(a);
-      const lame = anyLame && (this.lame.get(`${zone}|${a}`) ?? 0) > now;
-      const tier = lame ? 2 : s !== undefined && s.backoffUntil > now ? 1 : 0;
-      const rtt = s && s.srtt > 0 ? s.srtt : UNKNOWN_RTT_MS + this.random();
+      const tier = this.tierOf(s, a, zone, now);
+      const rtt = this.rttOf(s);
       if (tier === 0) usable++;
       if (tier < bestTier || (tier === bestTier && rtt < bestRtt)) {
         best = a;
@@ -98,8 +93,18 @@ export class ServerTable {
 
   /** Whether the server is lame for the zone or backed off now. */
   unusable(address: string, zone: string, now: number): boolean {
-    const s = this.info.get(address);
-    return (this.lame.get(`${zone}|${address}`) ?? 0) > now || (s !== undefined && s.backoffUntil > now);
+    return this.tierOf(this.info.get(address), address, zone, now) !== 0;
+  }
+
+  /** 0: usable; 1: backed off after timeouts; 2: lame for `zone`. */
+  private tierOf(s: ServerInfo | undefined, address: string, zone: string, now: number): number {
+    if (this.lame.size > 0 && (this.lame.get(`${zone}|${address}`) ?? 0) > now) return 2;
+    return s !== undefined && s.backoffUntil > now ? 1 : 0;
+  }
+
+  /** The smoothed RTT, or for a server never measured a value a little above UNKNOWN_RTT_MS, at random. */
+  private rttOf(s: ServerInfo | undefined): number {
+    return s && s.srtt > 0 ? s.srtt : UNKNOWN_RTT_MS + this.random();
   }
 
   rtt(address: string, ms: number): void {
