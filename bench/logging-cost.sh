@@ -54,9 +54,10 @@ ZONE=bench.test
 ZONE_ADDR=192.0.2.1
 NAMES=1000
 
-log() { printf '%s logging-cost: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf 'logging-cost: ERROR: %s\n' "$*" >&2; exit 1; }
-has() { [[ " $1 " == *" $2 "* ]]; }
+BENCH_NAME=logging-cost
+STOP_WAIT_TENTHS=100
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 
 missing=()
 command -v node >/dev/null || missing+=("node (Node.js 20)")
@@ -75,34 +76,9 @@ else
   PINNING="not pinned"
 fi
 
-TMP=$(mktemp -d /tmp/school-dns-logging-cost.XXXXXX)
+bench_tmp logging-cost
 RUNS="$TMP/runs"
 mkdir -p "$RUNS"
-PIDS=()
-
-stop_pid() {
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then log "pid $pid did not stop on SIGTERM; sending SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-  wait "$pid" 2>/dev/null || true
-}
-forget_pid() {
-  local keep=() p
-  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-cleanup() {
-  local rc=$? pid
-  trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  if [[ $KEEP_TMP == 1 ]]; then log "kept temp dir $TMP"; else rm -rf "$TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 port_free() { ! ss -Hlnu "sport = :$1" | grep -q . && ! ss -Hlnt "sport = :$1" | grep -q .; }
 
@@ -126,13 +102,6 @@ CLK_TCK=$(getconf CLK_TCK)
 # ticks PID: CPU time (user + system, clock ticks) used so far by the process, all its threads.
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
-cpu_busy_pct() {
-  local a b
-  a=$(head -n1 /proc/stat); sleep 1; b=$(head -n1 /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN { n = split(a, x, " "); split(b, y, " ");
-    for (i = 2; i <= n; i++) { t += y[i] - x[i]; if (i == 5 || i == 6) idle += y[i] - x[i] }
-    printf "%.1f", (t > 0 ? 100 * (t - idle) / t : 0) }'
-}
 
 # metric NAME LABELS: one value from the admin endpoint ("" when absent).
 metric() {

@@ -81,9 +81,9 @@ KEEP_TMP=${BENCH_KEEP_TMP:-0}
 HOST=127.0.0.1
 ROOT_ADDR=127.0.0.60
 
-log() { printf '%s recursion: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf 'recursion: ERROR: %s\n' "$*" >&2; exit 1; }
-has() { [[ " $1 " == *" $2 "* ]]; }
+BENCH_NAME=recursion
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 
 case $QMIN in yes|no) ;; *) die "BENCH_REC_QMIN must be yes or no (not '$QMIN')" ;; esac
 [[ $(id -u) == 0 ]] || die "needs root: the NSD hierarchy listens on port 53 (Unbound only follows referrals to port 53)"
@@ -115,40 +115,9 @@ else
 fi
 
 # ---- temp dir, process bookkeeping, cleanup ------------------------------------------------
-TMP=$(mktemp -d /tmp/school-dns-recursion.XXXXXX)
+bench_tmp recursion
 RUNS="$TMP/runs"
 mkdir -p "$RUNS"
-PIDS=()
-
-stop_pid() {
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid did not stop on SIGTERM; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-forget_pid() {
-  local keep=() p
-  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-cleanup() {
-  local rc=$? pid
-  trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  if [[ $KEEP_TMP == 1 ]]; then log "kept temp dir $TMP"; else rm -rf "$TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # port_free ADDRESS PORT: nothing (not even a wildcard socket) listens there, UDP or TCP.
 port_free() {
@@ -157,13 +126,6 @@ port_free() {
     | awk '{ print $4 }' | grep -qE "^($addr|0\.0\.0\.0|\*|\[::\]):$port\$"
 }
 
-cpu_busy_pct() { # how busy the whole machine is over one second, in % of all CPUs
-  local a b
-  a=$(head -n1 /proc/stat); sleep 1; b=$(head -n1 /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN { n = split(a, x, " "); split(b, y, " ");
-    for (i = 2; i <= n; i++) { t += y[i] - x[i]; if (i == 5 || i == 6) idle += y[i] - x[i] }
-    printf "%.1f", (t > 0 ? 100 * (t - idle) / t : 0) }'
-}
 
 wait_idle() { # sets BUSY: the machine's load from other processes right before a run
   local waited=0

@@ -22,18 +22,13 @@ ADMIN_PORT=${RELOAD_ADMIN_PORT:-9161}
 HOST=127.0.0.1
 ZONE=bench.test
 
-log() { printf '%s reload-bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+BENCH_NAME=reload-bench
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 for tool in nsd dnsperf node; do command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install nsd dnsperf)" >&2; exit 1; }; done
 [[ -d $DATA ]] || { echo "no list data at $DATA" >&2; exit 1; }
 
-TMP=$(mktemp -d /tmp/school-dns-reload.XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  [[ ${KEEP_TMP:-0} == 1 ]] && log "kept $TMP" || rm -rf "$TMP"
-}
-trap cleanup EXIT
+bench_tmp reload
 
 (cd "$ROOT" && npm run --silent build)
 

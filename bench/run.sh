@@ -78,9 +78,9 @@ HOST=127.0.0.1
 ZONE=bench.test
 ZONE_ADDR=192.0.2.1   # the wildcard's address; bare-dgram.js answers the same
 
-log() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
-has() { [[ " $1 " == *" $2 "* ]]; }
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 
 # ---- tools --------------------------------------------------------------------------
 missing=()
@@ -117,46 +117,9 @@ else
 fi
 
 # ---- temp dir and cleanup ---------------------------------------------------------------
-TMP=$(mktemp -d /tmp/school-dns-bench.XXXXXX)
+bench_tmp bench
 RUNS="$TMP/runs"
 mkdir -p "$RUNS"
-PIDS=()
-
-stop_pid() {
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid did not stop on SIGTERM; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local rc=$? pid
-  trap - EXIT INT TERM
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  if [[ $KEEP_TMP == 1 ]]; then
-    log "kept temp dir $TMP"
-  else
-    rm -rf "$TMP"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-forget_pid() {
-  local keep=() p
-  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
 
 port_free() { ! ss -Hlnu "sport = :$1" | grep -q . && ! ss -Hlnt "sport = :$1" | grep -q .; }
 
@@ -208,20 +171,9 @@ warm() {
   log "warning: warm-up never completed without loss; some cached queries may miss"
 }
 
-# cpu_busy_pct: how busy the whole machine is over one second, in percent of all CPUs.
-# Taken right before each measured run, when the servers we started are idle, so it
-# shows load from other processes (builds, tests) that would skew the figures.
-cpu_busy_pct() {
-  local a b
-  a=$(head -n1 /proc/stat)
-  sleep 1
-  b=$(head -n1 /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN {
-    n = split(a, x, " "); split(b, y, " ");
-    for (i = 2; i <= n; i++) { t += y[i] - x[i]; if (i == 5 || i == 6) idle += y[i] - x[i] }
-    printf "%.1f", (t > 0 ? 100 * (t - idle) / t : 0) }'
-}
-
+# cpu_busy_pct (bench/lib.sh) is taken right before each measured run, when the servers we
+# started are idle, so it shows load from other processes (builds, tests) that would skew
+# the figures.
 CLK_TCK=$(getconf CLK_TCK)
 
 # tree_ticks PID: CPU time (user+system, in clock ticks) used so far by PID and all

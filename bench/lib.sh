@@ -1,0 +1,59 @@
+# Shared by the bench scripts (sourced, not run): logging, the temp dir, the processes a
+# script starts and stops, and how busy the machine is. Set BENCH_NAME (the log prefix) and
+# KEEP_TMP before sourcing; then call bench_tmp NAME once, and add every process started to
+# PIDS. On exit, also on Ctrl-C, every process in PIDS is stopped (SIGTERM, SIGKILL after
+# STOP_WAIT_TENTHS tenths of a second) and the temp dir removed unless KEEP_TMP=1.
+
+log() { printf '%s %s: %s\n' "$(date +%H:%M:%S)" "$BENCH_NAME" "$*" >&2; }
+die() { printf '%s: ERROR: %s\n' "$BENCH_NAME" "$*" >&2; exit 1; }
+# has LIST WORD: whether the space-separated LIST holds WORD.
+has() { [[ " $1 " == *" $2 "* ]]; }
+
+PIDS=()
+STOP_WAIT_TENTHS=${STOP_WAIT_TENTHS:-50}
+
+stop_pid() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for (( i = 0; i < STOP_WAIT_TENTHS; i++ )); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "pid $pid did not stop on SIGTERM; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+forget_pid() {
+  local keep=() p
+  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+
+cleanup() {
+  local rc=$? pid
+  trap - EXIT INT TERM
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  if [[ ${KEEP_TMP:-0} == 1 ]]; then log "kept temp dir $TMP"; else rm -rf "$TMP"; fi
+  exit "$rc"
+}
+
+# bench_tmp NAME: the temp dir $TMP (/tmp/school-dns-NAME.XXXXXX) and the traps that clean up.
+bench_tmp() {
+  TMP=$(mktemp -d "/tmp/school-dns-$1.XXXXXX")
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# How busy the whole machine is over one second, in % of all CPUs.
+cpu_busy_pct() {
+  local a b
+  a=$(head -n1 /proc/stat); sleep 1; b=$(head -n1 /proc/stat)
+  awk -v a="$a" -v b="$b" 'BEGIN { n = split(a, x, " "); split(b, y, " ");
+    for (i = 2; i <= n; i++) { t += y[i] - x[i]; if (i == 5 || i == 6) idle += y[i] - x[i] }
+    printf "%.1f", (t > 0 ? 100 * (t - idle) / t : 0) }'
+}
