@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { decode, dnsPacket, query, rcodeOf } from '../helpers/packets';
+import { addressesOf, decode, dnsPacket, query, rcodeOf } from '../helpers/packets';
 import { startTestResolver, TestResolver } from '../helpers/resolver';
 import { ScriptedUpstream } from '../helpers/upstream';
 import { freeUdpPort, promValue, scrape, udpAskFrom } from '../helpers/client';
@@ -19,7 +19,6 @@ const CLI = path.resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 
 const askFrom = (source: string, port: number, msg: Buffer): Promise<Buffer> => udpAskFrom(source, port, msg, 3000);
 
-const addressesOf = (reply: Buffer): string[] => decode(reply).answers.filter((a) => a.type === 'A' || a.type === 'AAAA').map((a) => a.data as string);
 const edeOf = (reply: Buffer): { code: number; text: string } | null => {
   const opt = decode(reply).additionals.find((r) => r.type === 'OPT');
   const o = opt?.options?.find((x) => x.code === 15);

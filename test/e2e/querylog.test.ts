@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { promValue, scrape, sleep, udpAskAll, udpAskFrom } from '../helpers/client';
-import { decode, query } from '../helpers/packets';
+import { addressesOf, query } from '../helpers/packets';
 import { startTestResolver, TestResolver } from '../helpers/resolver';
 import { ScriptedUpstream } from '../helpers/upstream';
 
@@ -25,7 +25,6 @@ const run = promisify(execFile);
 interface Row { time: number; school: string; age_group: string; category: string | null; name: string; qtype: string; action: string; rcode: number; client: string | null; count: number }
 
 const ask = (source: string, port: number, name: string, type = 'A'): Promise<Buffer> => udpAskFrom(source, port, query(name, type), 3000);
-const addressesOf = (reply: Buffer): string[] => decode(reply).answers.filter((a) => a.type === 'A' || a.type === 'AAAA').map((a) => String(a.data));
 
 function rows(file: string): Row[] {
   if (!existsSync(file)) return [];

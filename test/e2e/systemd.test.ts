@@ -14,11 +14,11 @@ import { promisify } from 'node:util';
 import { loadConfigFile } from '../../src/config/load';
 import { parsePolicy } from '../../src/policy/load';
 import { compilePolicy } from '../../src/policy/policy';
-import { decode, query } from '../helpers/packets';
+import { addressesOf, query } from '../helpers/packets';
 import { freeUdpPort, udpAskFrom } from '../helpers/client';
 
 const run = promisify(execFile);
-const addressesOf = (reply: Buffer): string[] => decode(reply).answers.filter((a) => a.type === 'A').map((a) => a.data as string);
+const addressesV4 = (reply: Buffer): string[] => addressesOf(reply, ['A']);
 const ROOT = path.resolve(__dirname, '..', '..');
 const UNIT = path.join(ROOT, 'systemd', 'school-dns.service');
 const INSTALL = path.join(ROOT, 'systemd', 'install.sh');
@@ -128,8 +128,8 @@ log: { level: info, format: json }
       const adult = readFileSync(path.join(root, 'etc/school-dns/lists/adult.txt'), 'utf8')
         .split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('#'));
       expect(adult).toBeDefined();
-      expect(addressesOf(await udpAskFrom('127.0.0.1', dnsPort, query(adult!.replace(/^\|\||\^$/g, ''), 'A')))).toEqual(['127.0.0.1']);
-      expect(addressesOf(await udpAskFrom('127.0.0.1', dnsPort, query('localhost', 'A')))).toEqual(['127.0.0.1']);
+      expect(addressesV4(await udpAskFrom('127.0.0.1', dnsPort, query(adult!.replace(/^\|\||\^$/g, ''), 'A')))).toEqual(['127.0.0.1']);
+      expect(addressesV4(await udpAskFrom('127.0.0.1', dnsPort, query('localhost', 'A')))).toEqual(['127.0.0.1']);
     } finally {
       child.kill('SIGTERM');
       if (child.exitCode === null) await new Promise((res) => child.once('exit', res));

@@ -47,6 +47,11 @@ export function decode(buf: Buffer): Decoded {
 }
 
 /** rcode number of a reply (low 4 bits of the header). */
+/** The addresses in a reply's answer section: its A and AAAA records, or only the types given. */
+export function addressesOf(reply: Buffer, types: readonly string[] = ['A', 'AAAA']): string[] {
+  return decode(reply).answers.filter((a) => types.includes(a.type)).map((a) => String(a.data));
+}
+
 export function rcodeOf(buf: Uint8Array): number {
   return buf[3] & 0x0f;
 }
