@@ -3,7 +3,7 @@
 // server's address and port) with RD clear, as iterative queries are sent, and an exact
 // comparison of the question when its case was randomised (0x20).
 import type { HostPort } from '../config/types';
-import { buildUpstreamQuery, ExchangeResult, matchesQuery, Probe, sendTcp, sendUdp } from '../upstream/transport';
+import { buildUpstreamQuery, ExchangeResult, matchesQuery, QueryOptions, QueryProbe, sendTcp, sendUdp } from '../upstream/transport';
 
 export interface AuthQuery {
   /** Question section: name (maybe case-randomised), type, class. */
@@ -13,9 +13,14 @@ export interface AuthQuery {
   readonly exactCase: boolean;
 }
 
-/** The iterative query: RD clear, no DO or CD bits, our OPT when EDNS is on. */
+/** The iterative query's options: RD clear, no DO or CD bits, our OPT when EDNS is on. */
+function authOptions(q: AuthQuery): QueryOptions {
+  return { question: q.question, edns: q.edns, dnssecOk: false, checkingDisabled: false, recursionDesired: false };
+}
+
+/** The iterative query on the wire. */
 export function buildAuthQuery(id: number, q: AuthQuery): Buffer {
-  return buildUpstreamQuery(id, { question: q.question, edns: q.edns, dnssecOk: false, checkingDisabled: false, recursionDesired: false });
+  return buildUpstreamQuery(id, authOptions(q));
 }
 
 /** Whether `buf` answers our query: ID, QR, one question equal to ours (exactly under 0x20, else ignoring case). */
@@ -23,23 +28,10 @@ export function answersQuery(buf: Uint8Array, id: number, q: AuthQuery): boolean
   return matchesQuery(buf, id, q.question, q.exactCase);
 }
 
-/** One authoritative query as a Probe: an object, not two closures (one is made per query sent). */
-class AuthProbe implements Probe {
-  constructor(private readonly q: AuthQuery) {}
-
-  build(id: number): Buffer {
-    return buildAuthQuery(id, this.q);
-  }
-
-  matches(buf: Uint8Array, id: number): boolean {
-    return answersQuery(buf, id, this.q);
-  }
-}
-
 export function udpQuery(server: HostPort, q: AuthQuery, timeoutMs: number, onMismatch?: () => void): Promise<ExchangeResult> {
-  return sendUdp(server, new AuthProbe(q), timeoutMs, onMismatch);
+  return sendUdp(server, new QueryProbe(authOptions(q), q.exactCase), timeoutMs, onMismatch);
 }
 
 export function tcpQuery(server: HostPort, q: AuthQuery, timeoutMs: number): Promise<ExchangeResult> {
-  return sendTcp(server, new AuthProbe(q), timeoutMs);
+  return sendTcp(server, new QueryProbe(authOptions(q), q.exactCase), timeoutMs);
 }

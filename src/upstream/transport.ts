@@ -74,17 +74,29 @@ export interface Probe {
   matches(reply: Uint8Array, id: number): boolean;
 }
 
-/** A forwarded query (RD set) and a reply matching its question ignoring case. */
-function forwardProbe(o: QueryOptions): Probe {
-  return { build: (id) => buildUpstreamQuery(id, o), matches: (buf, id) => matchesQuery(buf, id, o.question) };
+/**
+ * A query built from QueryOptions and the test its reply must pass: its question, ignoring
+ * case, or byte for byte with `exactCase` (0x20). An object rather than two closures: one
+ * is made for every query sent, forwarded or iterative.
+ */
+export class QueryProbe implements Probe {
+  constructor(private readonly o: QueryOptions, private readonly exactCase = false) {}
+
+  build(id: number): Buffer {
+    return buildUpstreamQuery(id, this.o);
+  }
+
+  matches(buf: Uint8Array, id: number): boolean {
+    return matchesQuery(buf, id, this.o.question, this.exactCase);
+  }
 }
 
 export function udpExchange(server: HostPort, o: QueryOptions, timeoutMs: number, observer?: ExchangeObserver): Promise<ExchangeResult> {
-  return sendUdp(server, forwardProbe(o), timeoutMs, observer ? () => observer.mismatch() : undefined);
+  return sendUdp(server, new QueryProbe(o), timeoutMs, observer ? () => observer.mismatch() : undefined);
 }
 
 export function tcpExchange(server: HostPort, o: QueryOptions, timeoutMs: number): Promise<ExchangeResult> {
-  return sendTcp(server, forwardProbe(o), timeoutMs);
+  return sendTcp(server, new QueryProbe(o), timeoutMs);
 }
 
 /**
