@@ -692,16 +692,11 @@ export class Recursor {
     return any;
   }
 
+  /** Whether any address is known for an NS name (cached A or AAAA, else its root hint). */
   private hasAddress(nsName: string, now: number): boolean {
-    const a = this.cache.addresses(nsName, Type.A, now);
-    if (a && a.length > 0) return true;
-    if (this.ipv6) {
-      const aaaa = this.cache.addresses(nsName, Type.AAAA, now);
-      if (aaaa && aaaa.length > 0) return true;
-    }
-    const hint = this.hintAddresses.get(nsName);
-    return hint !== undefined && hint.some((h) => this.ipv6 || net.isIPv4(h));
+    return this.eachAddress(nsName, now, noop);
   }
+
 
   /**
    * One question to one server (TC → TCP, FORMERR to EDNS → again without), classified:
