@@ -18,6 +18,7 @@ import { ListHost } from '../helpers/list-host';
 import { query, rcodeOf } from '../helpers/packets';
 import { startTestResolver, TestResolver } from '../helpers/resolver';
 import { ScriptedUpstream } from '../helpers/upstream';
+import { stopChild } from '../helpers/process';
 
 const DASHBOARDS = path.resolve(__dirname, '..', '..', 'dashboards');
 const DASHBOARD_FILES = ['school-dns-district.json', 'school-dns-school.json'];
@@ -335,13 +336,7 @@ scrape_configs:
   }, 60_000);
 
   afterAll(async () => {
-    if (prom && prom.exitCode === null && prom.signalCode === null) {
-      const exited = new Promise<void>((res) => prom!.once('exit', () => res()));
-      prom.kill('SIGTERM');
-      const timer = setTimeout(() => prom?.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
+    if (prom) await stopChild(prom);
     await r?.close();
     await upstream?.close();
     await listHost?.close();

@@ -14,6 +14,7 @@ import { addressesOf, query, rcodeOf } from '../helpers/packets';
 import { tcpAskFrom } from '../helpers/proxy-protocol';
 import { startTestResolver, TestResolver } from '../helpers/resolver';
 import { ScriptedUpstream } from '../helpers/upstream';
+import { stopChild } from '../helpers/process';
 
 const DNSDIST = ['/usr/bin/dnsdist', '/usr/sbin/dnsdist'].find((p) => existsSync(p));
 
@@ -112,10 +113,7 @@ setServerPolicy(leastOutstanding)
   }, 30_000);
 
   afterAll(async () => {
-    if (dnsdist && dnsdist.exitCode === null) {
-      dnsdist.kill('SIGTERM');
-      await new Promise((res) => dnsdist!.once('exit', res));
-    }
+    if (dnsdist) await stopChild(dnsdist);
     await Promise.allSettled([a?.close(), b?.close(), upstream?.close()]);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

@@ -10,6 +10,7 @@ import { addressesOf, decode, dnsPacket, query, rcodeOf } from '../helpers/packe
 import { startTestResolver, TestResolver } from '../helpers/resolver';
 import { ScriptedUpstream } from '../helpers/upstream';
 import { freeUdpPort, promValue, scrape, udpAskFrom } from '../helpers/client';
+import { stopChild } from '../helpers/process';
 
 const KIDS = '127.0.0.2';
 const TEACHERS = '127.0.0.3';
@@ -293,12 +294,7 @@ log: { level: info, format: json }
       await waitFor(/"msg":"lists reloaded"/);
       expect(addressesOf(await askFrom(KIDS, dnsPort, query('new.example', 'A')))).toEqual(['10.9.9.9']);
     } finally {
-      // The child may have exited already (a failed start): then there is no 'exit' left to wait for.
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((res) => child.once('exit', res));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await stopChild(child); // also when it has exited already (a failed start)
       await upstream.close();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -16,6 +16,7 @@ import { parsePolicy } from '../../src/policy/load';
 import { compilePolicy } from '../../src/policy/policy';
 import { addressesOf, query } from '../helpers/packets';
 import { freeUdpPort, udpAskFrom } from '../helpers/client';
+import { stopChild } from '../helpers/process';
 
 const run = promisify(execFile);
 const addressesV4 = (reply: Buffer): string[] => addressesOf(reply, ['A']);
@@ -131,8 +132,7 @@ log: { level: info, format: json }
       expect(addressesV4(await udpAskFrom('127.0.0.1', dnsPort, query(adult!.replace(/^\|\||\^$/g, ''), 'A')))).toEqual(['127.0.0.1']);
       expect(addressesV4(await udpAskFrom('127.0.0.1', dnsPort, query('localhost', 'A')))).toEqual(['127.0.0.1']);
     } finally {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await new Promise((res) => child.once('exit', res));
+      await stopChild(child);
       rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
