@@ -9,7 +9,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freeUdpPort, promValue, udpAsk, udpAskFrom } from '../helpers/client';
+import { freePort, promValue, udpAsk, udpAskFrom } from '../helpers/client';
 import { addressesOf, query, rcodeOf } from '../helpers/packets';
 import { tcpAskFrom } from '../helpers/proxy-protocol';
 import { startTestResolver, TestResolver } from '../helpers/resolver';
@@ -87,7 +87,7 @@ defaultGroup: secondary
     };
     a = await startTestResolver(over);
     b = await startTestResolver(over);
-    port = await freeUdpPort();
+    port = await freePort();
     // The PROXY protocol to both; health checks every second, a backend is down after one
     // failed check; the check asks "localhost", which school-dns answers itself. No packet
     // cache (it would give one group's answer to another), no console, no security polling

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { addressesOf, decode, dnsPacket, query, rcodeOf } from '../helpers/packets';
 import { startTestResolver, TestResolver } from '../helpers/resolver';
 import { ScriptedUpstream } from '../helpers/upstream';
-import { freeUdpPort, promValue, scrape, udpAskFrom } from '../helpers/client';
+import { freePort, promValue, scrape, udpAskFrom } from '../helpers/client';
 import { stopChild } from '../helpers/process';
 
 const KIDS = '127.0.0.2';
@@ -265,8 +265,8 @@ describe('school-dns serve as a process', () => {
     writeFileSync(path.join(dir, 'lists', 'edu.txt'), 'school-books.example\n');
     writePolicy(dir);
     const upstream = await ScriptedUpstream.start();
-    const dnsPort = await freeUdpPort();
-    const adminPort = await freeUdpPort();
+    const dnsPort = await freePort();
+    const adminPort = await freePort();
     writeFileSync(path.join(dir, 'config.yaml'), `
 server: { listen: ["127.0.0.1:${dnsPort}"] }
 admin: { listen: "127.0.0.1:${adminPort}" }

@@ -15,7 +15,7 @@ import { loadConfigFile } from '../../src/config/load';
 import { parsePolicy } from '../../src/policy/load';
 import { compilePolicy } from '../../src/policy/policy';
 import { addressesOf, query } from '../helpers/packets';
-import { freeUdpPort, udpAskFrom } from '../helpers/client';
+import { freePort, udpAskFrom } from '../helpers/client';
 import { stopChild } from '../helpers/process';
 
 const run = promisify(execFile);
@@ -101,8 +101,8 @@ describe('install.sh', () => {
 
   test('the installed program serves and filters with the installed policy and lists', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'school-dns-installed-run-'));
-    const dnsPort = await freeUdpPort();
-    const adminPort = await freeUdpPort();
+    const dnsPort = await freePort();
+    const adminPort = await freePort();
     // The installed policy, but loopback ports: port 53 is for the real service.
     writeFileSync(path.join(dir, 'config.yaml'), `
 server: { listen: ["127.0.0.1:${dnsPort}"] }

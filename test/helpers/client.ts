@@ -241,7 +241,7 @@ export function udpAskFrom(source: string, port: number, msg: Buffer, timeoutMs 
  * test running in parallel (upstream queries use random ephemeral ports) can take it between this check and the
  * server's bind; the ephemeral range is what bind(0) hands out, and a port from it was taken that way in CI.
  */
-export async function freeUdpPort(): Promise<number> {
+export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = 20000 + Math.floor(Math.random() * 12000);
     if (await bindsBoth(port)) return port;
