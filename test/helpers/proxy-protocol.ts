@@ -8,7 +8,8 @@ import { frame } from './client';
 
 const SIGNATURE = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
 
-function addressBytes(a: string): Buffer {
+/** An IPv4 or IPv6 address literal as its 4 or 16 bytes ("::" expanded). */
+export function addressBytes(a: string): Buffer {
   if (!isIPv6(a)) return Buffer.from(a.split('.').map(Number));
   const [head, tail] = a.includes('::') ? a.split('::') : [a, undefined];
   const h = head ? head.split(':') : [];

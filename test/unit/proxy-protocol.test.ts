@@ -12,25 +12,11 @@ import {
   proxyRejectReason,
   TrustedProxies,
 } from '../../src/server/proxy-protocol';
+import { addressBytes } from '../helpers/proxy-protocol';
 
 const SIG = Buffer.from(PROXY_V2_SIGNATURE);
 /** A DNS query for localhost. A, as dnsdist's health check sends it. */
 const QUERY = Buffer.from('6401000001000000000000096c6f63616c686f73740000010001', 'hex');
-
-function v4(a: string): Buffer {
-  return Buffer.from(a.split('.').map(Number));
-}
-
-function v6(a: string): Buffer {
-  // Expand "::" by hand (tests only use plain hex groups here).
-  const [head, tail] = a.includes('::') ? a.split('::') : [a, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
-}
 
 function u16(n: number): Buffer {
   const b = Buffer.alloc(2);
@@ -43,12 +29,9 @@ function header(vc: number, fp: number, block: Buffer, length = block.length): B
   return Buffer.concat([SIG, Buffer.from([vc, fp]), u16(length), block]);
 }
 
-function inet(src: string, dst: string, sport: number, dport: number): Buffer {
-  return Buffer.concat([v4(src), v4(dst), u16(sport), u16(dport)]);
-}
-
-function inet6(src: string, dst: string, sport: number, dport: number): Buffer {
-  return Buffer.concat([v6(src), v6(dst), u16(sport), u16(dport)]);
+/** The address block of an INET or INET6 header: source and destination addresses (4 or 16 bytes each), then ports. */
+function addrBlock(src: string, dst: string, sport: number, dport: number): Buffer {
+  return Buffer.concat([addressBytes(src), addressBytes(dst), u16(sport), u16(dport)]);
 }
 
 function tlv(type: number, value: Buffer): Buffer {
@@ -95,11 +78,11 @@ describe('parseProxyHeader: what dnsdist 1.7 sends', () => {
 describe('parseProxyHeader: valid headers', () => {
   test('IPv4 over UDP and TCP; the message after the header is left alone', () => {
     for (const [fp, protocol] of [[0x12, 'dgram'], [0x11, 'stream']] as const) {
-      const h = header(0x21, fp, inet('10.2.3.44', '10.0.0.53', 40000, 53));
+      const h = header(0x21, fp, addrBlock('10.2.3.44', '10.0.0.53', 40000, 53));
       const r = parse(Buffer.concat([h, QUERY]));
       expect(r).toEqual({ length: 28, header: { local: false, family: 4, protocol, source: '10.2.3.44', sourcePort: 40000, destination: '10.0.0.53', destinationPort: 53 } });
     }
-    expect(parse(header(0x21, 0x12, inet('0.0.0.0', '255.255.255.255', 0, 65535)))).toMatchObject({ header: { source: '0.0.0.0', sourcePort: 0, destination: '255.255.255.255', destinationPort: 65535 } });
+    expect(parse(header(0x21, 0x12, addrBlock('0.0.0.0', '255.255.255.255', 0, 65535)))).toMatchObject({ header: { source: '0.0.0.0', sourcePort: 0, destination: '255.255.255.255', destinationPort: 65535 } });
   });
 
   test('IPv6, written as RFC 5952 says', () => {
@@ -115,7 +98,7 @@ describe('parseProxyHeader: valid headers', () => {
       ['0:0:0:0:0:ffff:c000:207', '::ffff:192.0.2.7'], // IPv4-mapped: dotted, as Node reports such clients
     ];
     for (const [raw, text] of cases) {
-      const r = parse(header(0x21, 0x22, inet6(raw, '2001:db8:53::1', 5353, 53)));
+      const r = parse(header(0x21, 0x22, addrBlock(raw, '2001:db8:53::1', 5353, 53)));
       expect({ raw, r }).toEqual({ raw, r: { length: 52, header: { local: false, family: 6, protocol: 'dgram', source: text, sourcePort: 5353, destination: '2001:db8:53::1', destinationPort: 53 } } });
     }
   });
@@ -127,7 +110,7 @@ describe('parseProxyHeader: valid headers', () => {
       const groups = Array.from({ length: 8 }, () => (rnd() % 3 === 0 ? (rnd() & 0xffff).toString(16) : '0'));
       if (groups.slice(0, 6).join(':') === '0:0:0:0:0:ffff') continue; // mapped: written dotted here, hex there
       const raw = groups.join(':');
-      const r = parse(header(0x21, 0x21, inet6(raw, '::1', 1, 2)));
+      const r = parse(header(0x21, 0x21, addrBlock(raw, '::1', 1, 2)));
       const expected = new URL(`http://[${raw}]/`).hostname.slice(1, -1);
       expect({ raw, source: (r as { header: ProxyHeader }).header.source }).toEqual({ raw, source: expected });
       expect(isIPv6(expected)).toBe(true);
@@ -136,28 +119,28 @@ describe('parseProxyHeader: valid headers', () => {
 
   test('TLVs after the addresses are skipped; the header length includes them', () => {
     const tlvs = Buffer.concat([tlv(0x02, Buffer.from('dns.school.example')), tlv(0x04, Buffer.alloc(0)), tlv(0xe0, Buffer.alloc(300, 7))]);
-    const h4 = header(0x21, 0x12, Buffer.concat([inet('10.2.3.4', '10.0.0.53', 1234, 53), tlvs]));
+    const h4 = header(0x21, 0x12, Buffer.concat([addrBlock('10.2.3.4', '10.0.0.53', 1234, 53), tlvs]));
     expect(parse(Buffer.concat([h4, QUERY]))).toMatchObject({ length: 16 + 12 + tlvs.length, header: { source: '10.2.3.4', destination: '10.0.0.53' } });
-    const h6 = header(0x21, 0x22, Buffer.concat([inet6('2001:db8::9', '2001:db8::53', 1234, 53), tlvs]));
+    const h6 = header(0x21, 0x22, Buffer.concat([addrBlock('2001:db8::9', '2001:db8::53', 1234, 53), tlvs]));
     expect(parse(Buffer.concat([h6, QUERY]))).toMatchObject({ length: 16 + 36 + tlvs.length, header: { source: '2001:db8::9' } });
   });
 
   test('LOCAL ignores the family and the block, whatever they hold', () => {
-    for (const [fp, block] of [[0x11, inet('10.9.9.9', '10.0.0.53', 1, 53)], [0x22, inet6('2001:db8::1', '::1', 1, 2)], [0x00, Buffer.from([1, 2])], [0x31, Buffer.alloc(216)], [0x77, Buffer.alloc(5)]] as const) {
+    for (const [fp, block] of [[0x11, addrBlock('10.9.9.9', '10.0.0.53', 1, 53)], [0x22, addrBlock('2001:db8::1', '::1', 1, 2)], [0x00, Buffer.from([1, 2])], [0x31, Buffer.alloc(216)], [0x77, Buffer.alloc(5)]] as const) {
       expect(parse(Buffer.concat([header(0x20, fp, block), QUERY]))).toMatchObject({ length: 16 + block.length, header: { local: true, family: 0, source: '', destination: '' } });
     }
   });
 
   test('a reused ProxyHeader holds the last header only', () => {
     const h = new ProxyHeader();
-    expect(parseProxyHeader(header(0x21, 0x12, inet('10.1.1.1', '10.0.0.53', 1, 53)), h, true)).toBe(28);
+    expect(parseProxyHeader(header(0x21, 0x12, addrBlock('10.1.1.1', '10.0.0.53', 1, 53)), h, true)).toBe(28);
     expect(parseProxyHeader(header(0x20, 0x00, Buffer.alloc(0)), h, true)).toBe(16);
     expect({ ...h }).toEqual({ local: true, family: 0, protocol: 'unspec', source: '', sourcePort: 0, destination: '', destinationPort: 0 });
   });
 });
 
 describe('parseProxyHeader: every malformed header is refused, with its reason', () => {
-  const good = header(0x21, 0x12, inet('10.2.3.4', '10.0.0.53', 1234, 53));
+  const good = header(0x21, 0x12, addrBlock('10.2.3.4', '10.0.0.53', 1234, 53));
   const with13 = (b: number): Buffer => { const c = Buffer.from(good); c[13] = b; return c; };
   const with12 = (b: number): Buffer => { const c = Buffer.from(good); c[12] = b; return c; };
 
@@ -181,20 +164,20 @@ describe('parseProxyHeader: every malformed header is refused, with its reason',
     ['INET with protocol 3', with13(0x13), 'family'],
     ['INET6 with protocol UNSPEC', with13(0x20), 'family'],
     ['family 4', with13(0x41), 'family'],
-    ['INET with an 11-byte block', header(0x21, 0x12, inet('10.2.3.4', '10.0.0.53', 1, 53).subarray(0, 11)), 'length'],
+    ['INET with an 11-byte block', header(0x21, 0x12, addrBlock('10.2.3.4', '10.0.0.53', 1, 53).subarray(0, 11)), 'length'],
     ['INET with an empty block', header(0x21, 0x11, Buffer.alloc(0)), 'length'],
-    ['INET6 with an INET-sized block', header(0x21, 0x22, inet('10.2.3.4', '10.0.0.53', 1, 53)), 'length'],
+    ['INET6 with an INET-sized block', header(0x21, 0x22, addrBlock('10.2.3.4', '10.0.0.53', 1, 53)), 'length'],
     ['INET6 with 35 bytes', header(0x21, 0x21, Buffer.alloc(35)), 'length'],
     ['INET addresses cut short', good.subarray(0, 20), 'truncated'],
     ['INET ports cut short', good.subarray(0, 27), 'truncated'],
-    ['INET6 addresses cut short', header(0x21, 0x22, inet6('2001:db8::1', '2001:db8::2', 1, 2)).subarray(0, 40), 'truncated'],
-    ['a length past the end of the datagram', header(0x21, 0x12, inet('10.2.3.4', '10.0.0.53', 1, 53), 200), 'truncated'],
+    ['INET6 addresses cut short', header(0x21, 0x22, addrBlock('2001:db8::1', '2001:db8::2', 1, 2)).subarray(0, 40), 'truncated'],
+    ['a length past the end of the datagram', header(0x21, 0x12, addrBlock('10.2.3.4', '10.0.0.53', 1, 53), 200), 'truncated'],
     ['LOCAL with a length past the end', header(0x20, 0x00, Buffer.alloc(0), 4), 'truncated'],
-    ['one byte after the addresses', header(0x21, 0x12, Buffer.concat([inet('10.2.3.4', '10.0.0.53', 1, 53), Buffer.from([0x04])])), 'tlv'],
-    ['a TLV header cut after two bytes', header(0x21, 0x12, Buffer.concat([inet('10.2.3.4', '10.0.0.53', 1, 53), Buffer.from([0x04, 0x00])])), 'tlv'],
-    ['a TLV longer than the block', header(0x21, 0x12, Buffer.concat([inet('10.2.3.4', '10.0.0.53', 1, 53), Buffer.from([0x02, 0x00, 0x05, 0x61, 0x62])])), 'tlv'],
-    ['a TLV one byte longer than the block', header(0x21, 0x12, Buffer.concat([inet('10.2.3.4', '10.0.0.53', 1, 53), Buffer.from([0x02, 0x00, 0x02, 0x61])])), 'tlv'],
-    ['a good TLV, then one longer than the block', header(0x21, 0x22, Buffer.concat([inet6('::1', '::1', 1, 2), tlv(0x04, Buffer.alloc(2)), Buffer.from([0x02, 0xff, 0xff])])), 'tlv'],
+    ['one byte after the addresses', header(0x21, 0x12, Buffer.concat([addrBlock('10.2.3.4', '10.0.0.53', 1, 53), Buffer.from([0x04])])), 'tlv'],
+    ['a TLV header cut after two bytes', header(0x21, 0x12, Buffer.concat([addrBlock('10.2.3.4', '10.0.0.53', 1, 53), Buffer.from([0x04, 0x00])])), 'tlv'],
+    ['a TLV longer than the block', header(0x21, 0x12, Buffer.concat([addrBlock('10.2.3.4', '10.0.0.53', 1, 53), Buffer.from([0x02, 0x00, 0x05, 0x61, 0x62])])), 'tlv'],
+    ['a TLV one byte longer than the block', header(0x21, 0x12, Buffer.concat([addrBlock('10.2.3.4', '10.0.0.53', 1, 53), Buffer.from([0x02, 0x00, 0x02, 0x61])])), 'tlv'],
+    ['a good TLV, then one longer than the block', header(0x21, 0x22, Buffer.concat([addrBlock('::1', '::1', 1, 2), tlv(0x04, Buffer.alloc(2)), Buffer.from([0x02, 0xff, 0xff])])), 'tlv'],
   ])('%s: %s', (_what, buf, reason) => {
     // The message that would follow is no part of the header: it changes nothing.
     const datagram = reason === 'truncated' || reason === 'short' ? buf : Buffer.concat([buf, QUERY]);
@@ -214,8 +197,8 @@ describe('parseProxyHeader: every malformed header is refused, with its reason',
 describe('parseProxyHeader on a stream (TCP): waits for the rest of a header that may still be valid', () => {
   test('every strict prefix of a valid header is incomplete, and the whole is accepted', () => {
     for (const h of [
-      header(0x21, 0x11, inet('10.2.3.4', '10.0.0.53', 1234, 53)),
-      header(0x21, 0x21, Buffer.concat([inet6('2001:db8::9', '2001:db8::53', 1234, 53), tlv(0x02, Buffer.from('x'))])),
+      header(0x21, 0x11, addrBlock('10.2.3.4', '10.0.0.53', 1234, 53)),
+      header(0x21, 0x21, Buffer.concat([addrBlock('2001:db8::9', '2001:db8::53', 1234, 53), tlv(0x02, Buffer.from('x'))])),
       header(0x20, 0x00, Buffer.alloc(0)),
     ]) {
       for (let i = 0; i < h.length; i++) expect({ i, r: parse(h.subarray(0, i), false) }).toEqual({ i, r: 'incomplete' });
@@ -238,8 +221,8 @@ describe('parseProxyHeader never throws', () => {
     let seed = 11;
     const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
     const valid = [
-      header(0x21, 0x12, inet('10.2.3.4', '10.0.0.53', 1234, 53)),
-      header(0x21, 0x22, Buffer.concat([inet6('2001:db8::9', '2001:db8::53', 1234, 53), tlv(1, Buffer.from('h2'))])),
+      header(0x21, 0x12, addrBlock('10.2.3.4', '10.0.0.53', 1234, 53)),
+      header(0x21, 0x22, Buffer.concat([addrBlock('2001:db8::9', '2001:db8::53', 1234, 53), tlv(1, Buffer.from('h2'))])),
       header(0x20, 0x00, Buffer.alloc(0)),
     ];
     const h = new ProxyHeader();
