@@ -57,3 +57,47 @@ cpu_busy_pct() {
     for (i = 2; i <= n; i++) { t += y[i] - x[i]; if (i == 5 || i == 6) idle += y[i] - x[i] }
     printf "%.1f", (t > 0 ? 100 * (t - idle) / t : 0) }'
 }
+
+# write_wildcard_nsd: $TMP/nsd/nsd.conf and the zone $ZONE whose wildcard answers every name
+# with $ZONE_ADDR, for NSD on $HOST:$AUTH_PORT (the upstream of the forwarding benches).
+write_wildcard_nsd() {
+  mkdir -p "$TMP/nsd"
+  cat >"$TMP/nsd/$ZONE.zone" <<EOF
+\$ORIGIN $ZONE.
+\$TTL 3600
+@   IN SOA ns.$ZONE. hostmaster.$ZONE. 1 3600 900 604800 3600
+@   IN NS  ns.$ZONE.
+ns  IN A   127.0.0.1
+*   IN A   $ZONE_ADDR
+EOF
+  cat >"$TMP/nsd/nsd.conf" <<EOF
+server:
+    ip-address: $HOST
+    port: $AUTH_PORT
+    do-ip4: yes
+    do-ip6: no
+    server-count: 1
+    username: ""
+    chroot: ""
+    zonesdir: "$TMP/nsd"
+    database: ""
+    zonelistfile: "$TMP/nsd/zone.list"
+    xfrdfile: "$TMP/nsd/xfrd.state"
+    xfrdir: "$TMP/nsd"
+    pidfile: "$TMP/nsd/nsd.pid"
+    logfile: "$TMP/nsd/nsd.log"
+    verbosity: 0
+    hide-version: yes
+    identity: ""
+    # Response rate limiting is on by default (200 qps per client /24) and every
+    # benchmark query comes from 127.0.0.1: switch it off.
+    rrl-ratelimit: 0
+    rrl-whitelist-ratelimit: 0
+remote-control:
+    control-enable: no
+zone:
+    name: "$ZONE"
+    zonefile: "$TMP/nsd/$ZONE.zone"
+EOF
+  nsd-checkconf "$TMP/nsd/nsd.conf" || die "generated nsd.conf is invalid"
+}

@@ -115,40 +115,7 @@ metric() {
 
 # ---- zone, query files, configs ------------------------------------------------------------
 mkdir -p "$TMP/nsd" "$TMP/school"
-cat >"$TMP/nsd/$ZONE.zone" <<EOF
-\$ORIGIN $ZONE.
-\$TTL 3600
-@   IN SOA ns.$ZONE. hostmaster.$ZONE. 1 3600 900 604800 3600
-@   IN NS  ns.$ZONE.
-ns  IN A   127.0.0.1
-*   IN A   $ZONE_ADDR
-EOF
-cat >"$TMP/nsd/nsd.conf" <<EOF
-server:
-    ip-address: $HOST
-    port: $AUTH_PORT
-    do-ip4: yes
-    do-ip6: no
-    server-count: 1
-    username: ""
-    chroot: ""
-    zonesdir: "$TMP/nsd"
-    database: ""
-    zonelistfile: "$TMP/nsd/zone.list"
-    xfrdfile: "$TMP/nsd/xfrd.state"
-    xfrdir: "$TMP/nsd"
-    pidfile: "$TMP/nsd/nsd.pid"
-    logfile: "$TMP/nsd/nsd.log"
-    verbosity: 0
-    rrl-ratelimit: 0
-    rrl-whitelist-ratelimit: 0
-remote-control:
-    control-enable: no
-zone:
-    name: "$ZONE"
-    zonefile: "$TMP/nsd/$ZONE.zone"
-EOF
-nsd-checkconf "$TMP/nsd/nsd.conf" || die "generated nsd.conf is invalid"
+write_wildcard_nsd
 
 for (( i = 0; i < NAMES; i++ )); do echo "c$i.$ZONE A"; done >"$TMP/cached.txt"
 for (( i = 0; i < NAMES; i++ )); do echo "b$i.blocked.example A"; done >"$TMP/blocked.txt"

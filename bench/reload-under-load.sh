@@ -33,36 +33,8 @@ bench_tmp reload
 (cd "$ROOT" && npm run --silent build)
 
 # The upstream: NSD with a wildcard zone, so every bench name resolves.
-mkdir -p "$TMP/nsd"
-cat >"$TMP/nsd/$ZONE.zone" <<Z
-\$ORIGIN $ZONE.
-\$TTL 3600
-@ IN SOA ns.$ZONE. hostmaster.$ZONE. 1 3600 900 604800 3600
-@ IN NS ns.$ZONE.
-ns IN A 127.0.0.1
-* IN A 192.0.2.1
-Z
-cat >"$TMP/nsd/nsd.conf" <<C
-server:
-  ip-address: $HOST
-  port: $AUTH_PORT
-  do-ip6: no
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "$TMP/nsd"
-  database: ""
-  zonelistfile: "$TMP/nsd/zone.list"
-  xfrdfile: "$TMP/nsd/xfrd.state"
-  pidfile: "$TMP/nsd/nsd.pid"
-  logfile: "$TMP/nsd/nsd.log"
-  rrl-ratelimit: 0
-remote-control:
-  control-enable: no
-zone:
-  name: "$ZONE"
-  zonefile: "$TMP/nsd/$ZONE.zone"
-C
+ZONE_ADDR=192.0.2.1
+write_wildcard_nsd
 nsd -d -c "$TMP/nsd/nsd.conf" >"$TMP/nsd/stdout.log" 2>&1 &
 PIDS+=($!)
 

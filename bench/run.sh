@@ -295,48 +295,6 @@ fail_run() { # WORKLOAD SERVER REPEAT MESSAGE
 }
 
 # ---- server definitions --------------------------------------------------------------------
-write_nsd_config() {
-  mkdir -p "$TMP/nsd"
-  cat >"$TMP/nsd/$ZONE.zone" <<EOF
-\$ORIGIN $ZONE.
-\$TTL 3600
-@   IN SOA ns.$ZONE. hostmaster.$ZONE. 1 3600 900 604800 3600
-@   IN NS  ns.$ZONE.
-ns  IN A   127.0.0.1
-*   IN A   $ZONE_ADDR
-EOF
-  cat >"$TMP/nsd/nsd.conf" <<EOF
-server:
-    ip-address: $HOST
-    port: $AUTH_PORT
-    do-ip4: yes
-    do-ip6: no
-    server-count: 1
-    username: ""
-    chroot: ""
-    zonesdir: "$TMP/nsd"
-    database: ""
-    zonelistfile: "$TMP/nsd/zone.list"
-    xfrdfile: "$TMP/nsd/xfrd.state"
-    xfrdir: "$TMP/nsd"
-    pidfile: "$TMP/nsd/nsd.pid"
-    logfile: "$TMP/nsd/nsd.log"
-    verbosity: 0
-    hide-version: yes
-    identity: ""
-    # Response rate limiting is on by default (200 qps per client /24) and every
-    # benchmark query comes from 127.0.0.1: switch it off.
-    rrl-ratelimit: 0
-    rrl-whitelist-ratelimit: 0
-remote-control:
-    control-enable: no
-zone:
-    name: "$ZONE"
-    zonefile: "$TMP/nsd/$ZONE.zone"
-EOF
-  nsd-checkconf "$TMP/nsd/nsd.conf" || die "generated nsd.conf is invalid"
-}
-
 write_unbound_config() {
   mkdir -p "$TMP/unbound"
   cat >"$TMP/unbound/unbound.conf" <<EOF
@@ -437,7 +395,7 @@ start_upstream() { # the authoritative in its upstream role, pinned to the upstr
 TIMESTAMP=$(date -u +%Y%m%dT%H%M%SZ)
 log "temp dir $TMP; $PINNING"
 node "$BENCH/make-queries.js" "$TMP" "$CACHED_NAMES" "$UNCACHED_NAMES"
-write_nsd_config
+write_wildcard_nsd
 has "$SERVERS" unbound && write_unbound_config
 has "$SERVERS" school-dns && write_school_config
 
