@@ -3,6 +3,7 @@
 // other type opaque, RFC 3597), and a small uncompressed encoder for the answers we build.
 import { Class, Flag, HEADER_SIZE, Type } from '../dns/constants';
 import { ScannedMessage, Section } from '../dns/message';
+import { addressText } from '../dns/ip-text';
 import { encodeName, flattenName, readName } from '../dns/name';
 
 export interface Rr {
@@ -223,21 +224,7 @@ export function suffix(name: string, n: number): string {
   return l.slice(Math.max(0, l.length - n)).join('.');
 }
 
-/** An A or AAAA RDATA as an address literal (IPv6 in RFC 5952 form, as Node reports peers). */
+/** An A or AAAA RDATA as an address literal, as Node reports peers (RFC 5952 for IPv6). */
 export function ipText(rdata: Buffer): string {
-  if (rdata.length === 4) return `${rdata[0]}.${rdata[1]}.${rdata[2]}.${rdata[3]}`;
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(rdata.readUInt16BE(i));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return addressText(rdata);
 }

@@ -17,6 +17,7 @@
 // The parser is pure and allocates nothing but the two address strings it returns: it fills a
 // caller-owned ProxyHeader and returns a number. Which senders may send a header at all is the
 // listeners' business (TrustedProxies below): from anyone else a header is never honoured.
+import { ipv4Text, ipv6Text } from '../dns/ip-text';
 import { parseAddress, parseCidr } from '../policy/cidr';
 
 // Module-local constants for the parser: under CommonJS every use of an exported one is a
@@ -131,14 +132,14 @@ export function parseProxyHeader(buf: Uint8Array, out: ProxyHeader, complete: bo
   out.protocol = protocolOf(fp);
   if (need === 12) {
     out.family = 4;
-    out.source = ipv4(buf, at);
-    out.destination = ipv4(buf, at + 4);
+    out.source = ipv4Text(buf, at);
+    out.destination = ipv4Text(buf, at + 4);
     out.sourcePort = (buf[at + 8]! << 8) | buf[at + 9]!;
     out.destinationPort = (buf[at + 10]! << 8) | buf[at + 11]!;
   } else {
     out.family = 6;
-    out.source = ipv6(buf, at);
-    out.destination = ipv6(buf, at + 16);
+    out.source = ipv6Text(buf, at);
+    out.destination = ipv6Text(buf, at + 16);
     out.sourcePort = (buf[at + 32]! << 8) | buf[at + 33]!;
     out.destinationPort = (buf[at + 34]! << 8) | buf[at + 35]!;
   }
@@ -148,44 +149,6 @@ export function parseProxyHeader(buf: Uint8Array, out: ProxyHeader, complete: bo
 function protocolOf(fp: number): 'stream' | 'dgram' | 'unspec' {
   const p = fp & 0xf;
   return p === 1 ? 'stream' : p === 2 ? 'dgram' : 'unspec';
-}
-
-function ipv4(b: Uint8Array, at: number): string {
-  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-}
-
-const groups = new Uint16Array(8);
-/** Hex of a byte without leading zeros, and with (for the low byte of a group above 0xff). */
-const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16));
-const HEX2 = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
-
-/** RFC 5952 text: lower-case hex, no leading zeros, the longest run of 2+ zero groups as "::"; ::ffff:a.b.c.d for IPv4-mapped. */
-function ipv6(b: Uint8Array, at: number): string {
-  for (let i = 0; i < 8; i++) groups[i] = (b[at + 2 * i]! << 8) | b[at + 2 * i + 1]!;
-  if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) {
-    return `::ffff:${ipv4(b, at + 12)}`;
-  }
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  let s = '';
-  for (let i = 0; i < 8; i++) {
-    if (i === bestStart) {
-      s += '::';
-      i += bestLen - 1;
-      continue;
-    }
-    if (s !== '' && !s.endsWith(':')) s += ':';
-    const g = groups[i]!;
-    s += g > 0xff ? HEX[g >>> 8]! + HEX2[g & 0xff]! : HEX[g]!;
-  }
-  return s;
 }
 
 /**

@@ -103,6 +103,8 @@ describe('names', () => {
     expect(ipText(Buffer.from('00000000000000000000000000000001', 'hex'))).toBe('::1');
     expect(ipText(Buffer.from('20010db8000000000000000000000006', 'hex'))).toBe('2001:db8::6');
     expect(ipText(Buffer.from('20010db8000100000001000100010001', 'hex'))).toBe('2001:db8:1:0:1:1:1:1');
+    // IPv4-mapped, as Node reports such a peer: an exchange compares the reply's sender with this text.
+    expect(ipText(Buffer.from('00000000000000000000ffffc0000201', 'hex'))).toBe('::ffff:192.0.2.1');
   });
   test('RRsets are grouped by owner and type', () => {
     const g = groupRrsets([a('x', '1.1.1.1'), a('y', '2.2.2.2'), a('x', '3.3.3.3')]);
