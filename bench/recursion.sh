@@ -14,7 +14,9 @@
 #   check every response code (dnsperf -v) against the expected one, every answer's
 #         addresses (bench/recursion-check.js answers), and a few bench/probe.js spot checks
 #   recold  every cache flushed, then the file once more, BENCH_REC_RECOLD_ROUNDS times in
-#         the same process: cold-cache time without the JIT compiler's warm-up
+#         the same process: cold-cache time without the JIT compiler's warm-up. Both
+#         resolvers are up for these, and their rounds alternate (school-dns, Unbound,
+#         Unbound, school-dns, ...), so each pair is measured seconds apart
 # then a table with medians, spreads and school-dns/unbound ratios, and JSON in
 # bench/results/recursion-<timestamp>.json.
 #
@@ -32,8 +34,9 @@
 #   BENCH_REC_TIMEOUT=5           dnsperf -t (an answer later than this counts as lost)
 #   BENCH_REC_WARM_PASSES=10      passes over the file in the warm run (dnsperf -n)
 #   BENCH_REC_RECOLD_ROUNDS=5     cold runs in the same process after the warm run, each
-#                                 after every cache was flushed; the cold-time target is
-#                                 judged on their median (0: none)
+#                                 after every cache was flushed, alternating between the
+#                                 resolvers; the cold-time target is judged on the median
+#                                 of the ratios of these pairs (0: none)
 #   BENCH_REC_QMIN=yes            QNAME minimisation, both resolvers (yes|no)
 #   BENCH_REC_BY_CATEGORY=1       after the rounds, each category of question alone (cold,
 #                                 fresh resolvers, once): authoritative queries per client
@@ -143,6 +146,10 @@ wait_idle() { # sets BUSY: the machine's load from other processes right before 
 CLK_TCK=$(getconf CLK_TCK)
 proc_ticks() { # CPU clock ticks (user+system) used so far by PID
   if [[ -r /proc/$1/stat ]]; then awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
+  else echo 0; fi
+}
+proc_sys_ticks() { # CPU clock ticks in the kernel (system) used so far by PID
+  if [[ -r /proc/$1/stat ]]; then awk '{ sub(/^.*\) /, ""); print $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
   else echo 0; fi
 }
 
@@ -344,7 +351,9 @@ summarise() {
   node "$BENCH/recursion-check.js" rcodes "$raw" "$EXPECTED" >"${out%.json}-rcodes.json" || echo '{}' >"${out%.json}-rcodes.json"
 }
 
-# one_run RESOLVER OUTSTANDING REPEAT: fresh resolver, cold run, warm run, checks, stop.
+# one_run RESOLVER OUTSTANDING REPEAT: fresh resolver, cold run, warm run, checks; the
+# resolver stays up (RUN_PID, RUN_DIR) for flushed_rounds, and end_run stops it.
+declare -A RUN_PID=() RUN_PID_ALL=() RUN_DIR=()
 one_run() {
   local name=$1 q=$2 rep=$3 port pid dir logfile t0 t1 qps_flags=() spot_ok=0 spot_n=0 line sname saddr
   dir="$RUNS/$name--q$q--r$rep"
@@ -398,30 +407,60 @@ one_run() {
   echo "{\"ok\":$spot_ok,\"total\":$spot_n}" >"$dir/spot.json"
   nsd_snapshot "$dir/nsd-3.txt"
 
-  # Cold again, in a process that has run: every cache emptied (school-dns: POST
-  # /cache/flush; Unbound: unbound-control flush_zone . and flush_infra all), then the same
-  # questions once more, BENCH_REC_RECOLD_ROUNDS times. The first cold run measures a fresh
-  # process, which for school-dns includes the JIT compiler warming up; these measure an
-  # empty cache alone. The first of them still includes some JIT work (code that only cold
-  # resolution runs is re-optimised as its type feedback settles); later ones are what a
-  # resolver that has been up for a while does when its cache has emptied.
-  local round
-  for (( round = 1; round <= RECOLD_ROUNDS; round++ )); do
-    if ! flush_caches "$name"; then
-      log "$name: could not flush its caches; no (more) cold runs in a warm process"
-      break
-    fi
-    wait_idle
-    nsd_snapshot "$dir/nsd-r0-$round.txt"
-    t0=$(proc_ticks "$pid")
-    dnsperf_run "$QFILE" "$port" "$dir/raw-recold.txt" 1 "$q" "${qps_flags[@]}"
-    t1=$(proc_ticks "$pid")
-    sleep 1
-    nsd_snapshot "$dir/nsd-r1-$round.txt"
-    summarise "$dir/raw-recold.txt" "{\"wallMs\":$(cat "$dir/raw-recold.txt.wall"),\"serverCpuS\":$(awk -v t=$(( t1 - t0 )) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }'),\"busyPct\":$BUSY}" "$dir/recold-$round.json"
-    rm -f "$dir/raw-recold.txt"
-  done
+  RUN_PID[$name]=$pid
+  RUN_PID_ALL[$name]=$pid
+  RUN_DIR[$name]=$dir
+}
 
+# flushed_rounds OUTSTANDING: cold again, in processes that have run. Every resolver of
+# this repeat is still up; each round empties every cache of one (school-dns: POST
+# /cache/flush; Unbound: unbound-control flush_zone . and flush_infra all) and sends it the
+# same questions once more, then the next resolver, BENCH_REC_RECOLD_ROUNDS times, the
+# order alternating between rounds. Rounds of different resolvers are thus seconds apart,
+# and a drift in this machine's speed (a virtual machine's can change by a third within a
+# minute) hits both sides of a pair alike: the target is judged on the pairs' ratios.
+# The first cold run measures a fresh process, which for school-dns includes the JIT
+# compiler warming up; these measure an empty cache alone. The first of them still
+# includes some JIT work (code that only cold resolution runs is re-optimised as its type
+# feedback settles); later ones are what a resolver that has been up for a while does
+# when its cache has emptied.
+flushed_rounds() {
+  local q=$1 round name order=() i
+  for (( round = 1; round <= RECOLD_ROUNDS; round++ )); do
+    if (( round % 2 == 1 )); then order=("${RES_LIST[@]}"); else order=(); for (( i = ${#RES_LIST[@]} - 1; i >= 0; i-- )); do order+=("${RES_LIST[$i]}"); done; fi
+    for name in "${order[@]}"; do
+      [[ -n ${RUN_PID[$name]:-} ]] || continue
+      flushed_round "$name" "$q" "$round" || RUN_PID[$name]=""
+    done
+  done
+}
+
+# flushed_round RESOLVER OUTSTANDING ROUND: one flushed cold round; fails if the flush did.
+flushed_round() {
+  local name=$1 q=$2 round=$3 pid=${RUN_PID[$1]} dir=${RUN_DIR[$1]} port t0 t1 s0 s1 qps_flags=()
+  port=$(resolver_port "$name")
+  [[ $MAX_QPS != 0 ]] && qps_flags=(-Q "$MAX_QPS")
+  if ! flush_caches "$name"; then
+    log "$name: could not flush its caches; no (more) cold runs in a warm process"
+    return 1
+  fi
+  wait_idle
+  nsd_snapshot "$dir/nsd-r0-$round.txt"
+  t0=$(proc_ticks "$pid"); s0=$(proc_sys_ticks "$pid")
+  dnsperf_run "$QFILE" "$port" "$dir/raw-recold.txt" 1 "$q" "${qps_flags[@]}"
+  t1=$(proc_ticks "$pid"); s1=$(proc_sys_ticks "$pid")
+  sleep 1
+  nsd_snapshot "$dir/nsd-r1-$round.txt"
+  summarise "$dir/raw-recold.txt" "{\"wallMs\":$(cat "$dir/raw-recold.txt.wall"),\"serverCpuS\":$(awk -v t=$(( t1 - t0 )) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }'),\"serverSysS\":$(awk -v t=$(( s1 - s0 )) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }'),\"busyPct\":$BUSY}" "$dir/recold-$round.json"
+  rm -f "$dir/raw-recold.txt"
+}
+
+# end_run RESOLVER: stops it, and prints what its run measured.
+end_run() {
+  local name=$1 pid=${RUN_PID_ALL[$1]:-} dir=${RUN_DIR[$1]:-} logfile
+  RUN_PID[$name]=""; RUN_PID_ALL[$name]=""; RUN_DIR[$name]=""
+  [[ -n $pid ]] || return 0
+  logfile="$dir/resolver.log"
   stop_server_pid "$pid"
   node -e '
     const fs = require("fs");
@@ -432,11 +471,11 @@ one_run() {
     const n = (f) => fs.readFileSync(dir + "/" + f, "utf8").split("\n").filter((l) => / num\.queries /.test(l)).reduce((s, l) => s + Number(l.split(" ")[3]), 0);
     const cq = n("nsd-1.txt") - n("nsd-0.txt"), wq = n("nsd-2.txt") - n("nsd-1.txt");
     const s = JSON.parse(fs.readFileSync(dir + "/spot.json", "utf8"));
-    console.error(`    cold ${c.runTimeS}s, ${Math.round(c.qps)} qps, p50 ${c.p50LatencyMs} ms, lost ${c.lost}, ` +
+    console.error(`    ${rest[0]}, run ${rest[1]}: cold ${c.runTimeS}s, ${Math.round(c.qps)} qps, p50 ${c.p50LatencyMs} ms, lost ${c.lost}, ` +
       `rcodes ${JSON.stringify(c.rcodes)}, ${cq} authoritative queries (${(cq / c.sent).toFixed(3)}/query), resolver CPU ${c.serverCpuS}s`);
     console.error(`    warm ${Math.round(w.qps)} qps, lost ${w.lost}, ${wq} authoritative queries; ` +
       `answers ${a.right}/${a.checked} right; spot checks ${s.ok}/${s.total}`);
-  ' "$dir" || true
+  ' "$dir" "$name" "$rep" || true
   # Anything the resolver wrote beyond routine lines may matter.
   if grep -vqE 'filtering is off|^\[[0-9: .-]+\] unbound\[[0-9:]+\] (notice|info): |^[[:space:]]*$' "$logfile"; then
     log "$name wrote to its log during run $rep (last lines):"
@@ -494,6 +533,8 @@ for q in $OUTSTANDING_LIST; do
     # favour the same resolver.
     if (( rep % 2 == 1 )); then order=("${RES_LIST[@]}"); else order=(); for (( i = ${#RES_LIST[@]} - 1; i >= 0; i-- )); do order+=("${RES_LIST[$i]}"); done; fi
     for name in "${order[@]}"; do one_run "$name" "$q" "$rep"; done
+    flushed_rounds "$q"
+    for name in "${order[@]}"; do end_run "$name"; done
   done
 done
 
