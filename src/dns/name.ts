@@ -74,6 +74,66 @@ export function readName(buf: Uint8Array, off: number, end: number = buf.length)
  * Throws a RangeError naming the problem if the name cannot be a DNS name.
  */
 export function encodeName(name: string): Buffer {
+  const size = plainNameWireLength(name);
+  if (size > 0) {
+    const out = Buffer.allocUnsafe(size);
+    writePlainName(name, out, 0);
+    return out;
+  }
+  return encodeEscapedName(name);
+}
+
+/**
+ * The wire length of a name that needs no escapes and is valid as it stands: labels of
+ * 1-63 characters up to U+00FF, no backslash, at most 255 octets, trailing dot optional,
+ * "" or "." for the root. -1 for anything else (escapes, or an error to report): then
+ * encodeName's general path decides. The cold path encodes a name or more per query sent.
+ */
+export function plainNameWireLength(name: string): number {
+  const n = name.length;
+  if (n === 0 || (n === 1 && name.charCodeAt(0) === 0x2e)) return 1;
+  const end = name.charCodeAt(n - 1) === 0x2e ? n - 1 : n;
+  let label = 0;
+  for (let i = 0; i < end; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x2e) {
+      if (label === 0) return -1;
+      label = 0;
+    } else {
+      if (c === 0x5c || c > 0xff || ++label > MAX_LABEL) return -1;
+    }
+  }
+  if (label === 0) return -1;
+  const size = end + 2; // a length octet per label (one per dot, plus the first) and the root's 0
+  return size > MAX_NAME_WIRE ? -1 : size;
+}
+
+/** Writes a name plainNameWireLength accepted at out[at]; returns the offset after it. */
+export function writePlainName(name: string, out: Uint8Array, at: number): number {
+  const n = name.length;
+  const end = n > 0 && name.charCodeAt(n - 1) === 0x2e ? n - 1 : n;
+  let lenAt = at;
+  let o = at + 1;
+  for (let i = 0; i < end; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x2e) {
+      out[lenAt] = o - lenAt - 1;
+      lenAt = o++;
+    } else {
+      out[o++] = c;
+    }
+  }
+  if (end > 0) {
+    out[lenAt] = o - lenAt - 1;
+    out[o++] = 0;
+  } else {
+    out[lenAt] = 0;
+  }
+  return o;
+}
+
+/** encodeName's general path: escapes, and every error. */
+function encodeEscapedName(name: string): Buffer {
   const labels: number[][] = [];
   let cur: number[] = [];
   const text = name === '.' ? '' : name;

@@ -21,16 +21,16 @@ import { LRUCache } from 'lru-cache';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { HostPort } from '../config/types';
-import { Answer, TtlPolicy, answerFromMessage } from '../dns/answer';
+import { Answer, TtlPolicy } from '../dns/answer';
 import { Class, Flag, HEADER_SIZE, Rcode, Type } from '../dns/constants';
-import { MessageError, scanMessage } from '../dns/message';
-import { encodeName, foldAsciiInPlace, readName, skipName } from '../dns/name';
+import { MessageError } from '../dns/message';
+import { encodeName, foldAsciiInPlace, plainNameWireLength, readName, skipName, writePlainName } from '../dns/name';
 import type { ForwardRequest } from '../upstream/forwarder';
 import { ExchangeError, ExchangeResult } from '../upstream/transport';
 import { Rank, RecordCache } from './cache';
 import { AuthQuery, tcpQuery, udpQuery } from './exchange';
 import { ServerTable } from './servers';
-import { Rr, encodeResponse, ipText, isSubdomain, labelCount, parentName, rdataName, sectionsOf, suffix } from './wire';
+import { Rr, answerFromRecords, ipText, isSubdomain, labelCount, parentName, rdataName, sectionsOf, suffix } from './wire';
 
 export { ipText };
 
@@ -387,8 +387,7 @@ export class Recursor {
     try { asked = parseQuestion(req.question); } catch { return null; }
     const result = this.cachedResult(asked.name, asked.qtype, now, this.staleOpts.staleAnswerTtl);
     if (!result) return null;
-    const wire = encodeResponse(req.question, result.rcode, result.answer, result.authority);
-    const answer = answerFromMessage(wire, scanMessage(wire), this.opts.ttlPolicy, now);
+    const answer = answerFromRecords(req.question, result.rcode, result.answer, result.authority, this.opts.ttlPolicy, now);
     if (!result.stale) return answer; // refreshed meanwhile
     this.emit({ kind: 'stale' });
     return { ...answer, lifetime: 0, stale: true };
@@ -434,8 +433,7 @@ export class Recursor {
     const ctx: Ctx = { budget: { queries: 0, deadline: Date.now() + this.totalTimeoutMs }, depth: 0, resolving: NOTHING_RESOLVING, refresh, watch: refresh ? null : watch };
     const result = await this.lookup(ctx, name, qtype);
     if (watch.nearExpiry) this.prefetch(req);
-    const wire = encodeResponse(q, result.rcode, result.answer, result.authority);
-    return answerFromMessage(wire, scanMessage(wire), this.opts.ttlPolicy, Date.now());
+    return answerFromRecords(q, result.rcode, result.answer, result.authority, this.opts.ttlPolicy, Date.now());
   }
 
   /** Notes, for the client's question, a cache hit on an entry with little of its TTL left. */
@@ -826,18 +824,26 @@ export class Recursor {
 
   /** The question section for a name, its letters' case randomised under 0x20. */
   private questionFor(name: string, type: number): Buffer {
-    const wire = encodeName(name);
+    let out: Buffer;
+    let n = plainNameWireLength(name);
+    if (n > 0) {
+      out = Buffer.allocUnsafe(n + 4);
+      writePlainName(name, out, 0);
+    } else {
+      const wire = encodeName(name);
+      n = wire.length;
+      out = Buffer.allocUnsafe(n + 4);
+      wire.copy(out, 0);
+    }
     if (this.x20) {
-      const bits = randomBytes(wire.length);
-      for (let i = 0; i < wire.length; i++) {
-        const c = wire[i] | 0x20;
-        if (c >= 0x61 && c <= 0x7a && (wire[i] === c || wire[i] === (c & ~0x20)) && isLetterPosition(wire, i)) wire[i] = bits[i] & 1 ? c & ~0x20 : c;
+      const bits = randomBytes(n);
+      for (let i = 0; i < n; i++) {
+        const c = out[i] | 0x20;
+        if (c >= 0x61 && c <= 0x7a && (out[i] === c || out[i] === (c & ~0x20)) && isLetterPosition(out, i)) out[i] = bits[i] & 1 ? c & ~0x20 : c;
       }
     }
-    const out = Buffer.alloc(wire.length + 4);
-    wire.copy(out, 0);
-    out.writeUInt16BE(type, wire.length);
-    out.writeUInt16BE(Class.IN, wire.length + 2);
+    out.writeUInt16BE(type, n);
+    out.writeUInt16BE(Class.IN, n + 2);
     return out;
   }
 

@@ -1,10 +1,11 @@
 // Records as the recursor keeps them: owner name as lowercase presentation text, RDATA
 // self-contained (names inside the RDATA of the RFC 1035-era types decompressed, every
 // other type opaque, RFC 3597), and a small uncompressed encoder for the answers we build.
-import { Class, Flag, HEADER_SIZE, Type } from '../dns/constants';
+import type { Answer, TtlPolicy } from '../dns/answer';
+import { Class, Flag, HEADER_SIZE, Rcode, Type } from '../dns/constants';
 import { ScannedMessage, Section } from '../dns/message';
 import { addressText } from '../dns/ip-text';
-import { encodeName, flattenName, readName } from '../dns/name';
+import { encodeName, flattenName, foldAsciiInPlace, plainNameWireLength, readName, writePlainName } from '../dns/name';
 
 export interface Rr {
   /** Owner, lowercase presentation format without the trailing dot ("" for the root). */
@@ -123,15 +124,7 @@ export function soaMinimum(rdata: Buffer): number {
  * then the answer and authority records, uncompressed.
  */
 export function encodeResponse(question: Buffer, rcode: number, answer: readonly Rr[], authority: readonly Rr[]): Buffer {
-  const owners: Buffer[] = [];
-  let size = HEADER_SIZE + question.length;
-  for (const list of [answer, authority]) {
-    for (const r of list) {
-      const owner = encodeName(r.name);
-      owners.push(owner);
-      size += owner.length + 10 + r.rdata.length;
-    }
-  }
+  const size = HEADER_SIZE + question.length + recordsSize(answer) + recordsSize(authority);
   const out = Buffer.allocUnsafe(size);
   out.writeUInt16BE(0, 0);
   out.writeUInt16BE(Flag.QR | Flag.RA | (rcode & 0xf), 2);
@@ -140,22 +133,84 @@ export function encodeResponse(question: Buffer, rcode: number, answer: readonly
   out.writeUInt16BE(authority.length, 8);
   out.writeUInt16BE(0, 10);
   let at = HEADER_SIZE + question.copy(out, HEADER_SIZE);
-  let k = 0;
-  for (const list of [answer, authority]) {
-    for (const r of list) at = writeRr(out, at, owners[k++], r);
-  }
+  for (const r of answer) at = writeRr(out, at, r);
+  for (const r of authority) at = writeRr(out, at, r);
   return out;
 }
+
+/**
+ * The Answer (src/dns/answer.ts) for a response built from records: what
+ * answerFromMessage(encodeResponse(...)) gives, in one pass, without encoding the
+ * message, scanning it back and copying it again. Question lowercased, TTLs clamped by
+ * the policy, an authority SOA's TTL cut to min(TTL, MINIMUM, maxNegativeTtl) (RFC 2308
+ * §5), CNAME and DNAME targets in the answer section noted for the filter.
+ */
+export function answerFromRecords(question: Buffer, rcode: number, answer: readonly Rr[], authority: readonly Rr[], policy: TtlPolicy, now: number): Answer {
+  const wire = encodeResponse(question, rcode, answer, authority);
+  const qnameEnd = HEADER_SIZE + question.length - 4;
+  foldAsciiInPlace(wire, HEADER_SIZE, qnameEnd);
+  const count = answer.length + authority.length;
+  const ttlOffsets = new Uint16Array(count);
+  const ttls = new Uint32Array(count);
+  const qtype = question.readUInt16BE(question.length - 4);
+  let targets: number[] | null = null;
+  let lifetime = Number.MAX_SAFE_INTEGER;
+  let soa = false;
+  let hasType = false;
+  let at = HEADER_SIZE + question.length;
+  for (let i = 0; i < count; i++) {
+    const inAnswer = i < answer.length;
+    const r = inAnswer ? answer[i] : authority[i - answer.length];
+    const rdataAt = at + recordSize(r) - r.rdata.length;
+    const ttlOffset = rdataAt - 6;
+    // The TTL as written (encodeResponse floors it), then clamped as answerFromMessage would.
+    const written = wire.readUInt32BE(ttlOffset);
+    let ttl = Math.min(Math.max(written, policy.minTtl), policy.maxTtl);
+    if (inAnswer) {
+      if (r.type === qtype || qtype === Type.ANY) hasType = true;
+      if (r.type === Type.CNAME || r.type === Type.DNAME) (targets ??= []).push(rdataAt);
+    } else if (r.type === Type.SOA && r.rdata.length >= 22) {
+      ttl = Math.min(written, soaMinimum(r.rdata), policy.maxNegativeTtl);
+      soa = true;
+    }
+    wire.writeUInt32BE(ttl, ttlOffset);
+    ttlOffsets[i] = ttlOffset;
+    ttls[i] = ttl;
+    if (ttl < lifetime) lifetime = ttl;
+    at = rdataAt + r.rdata.length;
+  }
+  const negative = soa && (rcode === Rcode.NXDOMAIN || (rcode === Rcode.NOERROR && !hasType));
+  const cacheable = (rcode === Rcode.NOERROR && answer.length > 0 && !negative) || negative;
+  return {
+    wire, ttlOffsets, ttls, rcode, negative, storedAt: now,
+    aliasTargets: targets === null ? NO_TARGETS : Uint16Array.from(targets),
+    lifetime: cacheable && count > 0 ? lifetime : 0,
+  };
+}
+
+const NO_TARGETS = new Uint16Array(0);
 
 export function encodeRr(r: Rr): Buffer {
-  const owner = encodeName(r.name);
-  const out = Buffer.allocUnsafe(owner.length + 10 + r.rdata.length);
-  writeRr(out, 0, owner, r);
+  const out = Buffer.allocUnsafe(recordSize(r));
+  writeRr(out, 0, r);
   return out;
 }
 
-function writeRr(out: Buffer, at: number, owner: Buffer, r: Rr): number {
-  at += owner.copy(out, at);
+/** Octets of records written uncompressed. */
+function recordsSize(list: readonly Rr[]): number {
+  let n = 0;
+  for (const r of list) n += recordSize(r);
+  return n;
+}
+
+function recordSize(r: Rr): number {
+  const plain = plainNameWireLength(r.name);
+  return (plain > 0 ? plain : encodeName(r.name).length) + 10 + r.rdata.length;
+}
+
+function writeRr(out: Buffer, at: number, r: Rr): number {
+  // Owner names are encoded in place; one with escapes (rare) goes through encodeName.
+  at = plainNameWireLength(r.name) > 0 ? writePlainName(r.name, out, at) : at + encodeName(r.name).copy(out, at);
   out.writeUInt16BE(r.type, at);
   out.writeUInt16BE(r.klass, at + 2);
   out.writeUInt32BE(Math.max(0, Math.floor(r.ttl)) >>> 0, at + 4);

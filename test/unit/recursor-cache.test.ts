@@ -7,7 +7,7 @@ import { Rank, RecordCache } from '../../src/recursor/cache';
 import { answersQuery, buildAuthQuery } from '../../src/recursor/exchange';
 import { groupRrsets, ipText } from '../../src/recursor/recursor';
 import { ServerTable } from '../../src/recursor/servers';
-import { Rr, decompressRdata, encodeResponse, isSubdomain, labelsOf, parentName, sectionsOf, suffix } from '../../src/recursor/wire';
+import { Rr, answerFromRecords, decompressRdata, encodeResponse, isSubdomain, labelsOf, parentName, sectionsOf, suffix } from '../../src/recursor/wire';
 import { decode } from '../helpers/packets';
 
 const policy = { minTtl: 0, maxTtl: 3600, maxNegativeTtl: 900 };
@@ -80,6 +80,36 @@ describe('encoder', () => {
     const neg = encodeResponse(q, 3, [], [soa('example.com', 300, 30)]);
     const n = answerFromMessage(neg, scanMessage(neg), policy, 0);
     expect([n.negative, n.lifetime, n.rcode]).toEqual([true, 30, 3]);
+  });
+});
+
+describe('answerFromRecords', () => {
+  const question = (name: string, type: number): Buffer => Buffer.concat([encodeName(name), Buffer.from([type >> 8, type & 0xff, 0, 1])]);
+  const rr = (name: string, type: number, ttl: number, rdata: Buffer): Rr => ({ name, type, klass: 1, ttl, rdata });
+  const cname = (name: string, target: string, ttl = 120): Rr => rr(name, Type.CNAME, ttl, encodeName(target));
+  const dname = (name: string, target: string, ttl = 120): Rr => rr(name, Type.DNAME, ttl, encodeName(target));
+  const cases: [string, Buffer, number, Rr[], Rr[]][] = [
+    ['positive', question('www.example.com', Type.A), 0, [a('www.example.com', '192.0.2.1', 60), a('www.example.com', '192.0.2.2', 90)], []],
+    ['question case folded', question('WwW.ExAmPlE.cOm', Type.A), 0, [a('www.example.com', '192.0.2.1')], []],
+    ['CNAME chain to an answer', question('www.example.com', Type.A), 0, [cname('www.example.com', 'x.example.net'), a('x.example.net', '192.0.2.9', 60)], []],
+    ['DNAME, synthesised CNAME, answer', question('a.old.example', Type.A), 0, [dname('old.example', 'new.example'), cname('a.old.example', 'a.new.example'), a('a.new.example', '192.0.2.3')], []],
+    ['NXDOMAIN with SOA (MINIMUM below TTL)', question('nx.example.com', Type.A), 3, [], [soa('example.com', 300, 30)]],
+    ['NXDOMAIN, SOA MINIMUM above the cap', question('nx.example.com', Type.A), 3, [], [soa('example.com', 86400, 86400)]],
+    ['NODATA with SOA', question('www.example.com', Type.AAAA), 0, [], [soa('example.com', 300, 60)]],
+    ['NODATA at the end of a CNAME chain', question('www.example.com', Type.AAAA), 0, [cname('www.example.com', 'x.example.com')], [soa('example.com', 300, 60)]],
+    ['NXDOMAIN without SOA', question('nx.example.com', Type.A), 3, [], []],
+    ['TTLs clamped and fractional TTLs floored', question('www.example.com', Type.A), 0, [a('www.example.com', '192.0.2.1', 99999), a('www.example.com', '192.0.2.2', 0.7)], []],
+    ['ANY', question('example.com', Type.ANY), 0, [a('example.com', '192.0.2.1'), rr('example.com', Type.TXT, 30, Buffer.from([2, 0x68, 0x69]))], []],
+    ['owner with an escape', question('a\\.b.example', Type.A), 0, [a('a\\.b.example', '192.0.2.4')], []],
+    ['SERVFAIL', question('www.example.com', Type.A), 2, [], []],
+  ];
+  test.each(cases)('%s: the same Answer as encoding, scanning and answerFromMessage', (_, q, rcode, answer, authority) => {
+    for (const p of [policy, { minTtl: 100, maxTtl: 200, maxNegativeTtl: 50 }]) {
+      const wire = encodeResponse(q, rcode, answer, authority);
+      const expected = answerFromMessage(wire, scanMessage(wire), p, 1234);
+      const got = answerFromRecords(q, rcode, answer, authority, p, 1234);
+      expect(got).toEqual(expected);
+    }
   });
 });
 
