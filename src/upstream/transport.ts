@@ -138,13 +138,18 @@ class UdpExchange {
     this.timer = setTimeout(onUdpTimeout, this.timeoutMs, this);
     this.sock.on('error', onUdpError);
     this.sock.on('message', onUdpMessage);
-    this.sock.connect(this.server.port, this.server.host, onUdpConnect);
-  }
-
-  send(): void {
-    if (this.done) return;
-    // No callback: libuv can then send at once, and a failure comes as an 'error' event.
-    this.sock.send(this.probe.build(this.id));
+    // With an IP literal and literalLookup, bind and connect are done when connect()
+    // returns (its 'connect' event only comes on the next tick): send at once. A connect
+    // that failed comes as an 'error' event, and send() then throws (not connected).
+    this.sock.connect(this.server.port, this.server.host);
+    try {
+      // No callback: libuv can then send at once, and a failure comes as an 'error' event.
+      this.sock.send(this.probe.build(this.id));
+    } catch (e) {
+      // The connect's own 'error' (queued first, so it runs first) says why; this is for
+      // anything else that threw.
+      process.nextTick(failUdpSend, this, e);
+    }
   }
 
   finish(err: ExchangeError | null, result?: ExchangeResult): void {
@@ -163,13 +168,13 @@ function onUdpTimeout(ex: UdpExchange): void {
   ex.finish(new ExchangeError('timeout', `no answer from ${fmt(ex.server)} within ${ex.timeoutMs} ms`));
 }
 
-function onUdpError(this: SocketWithExchange, e: Error): void {
-  const ex = this[EXCHANGE];
+function failUdpSend(ex: UdpExchange, e: Error): void {
   ex.finish(new ExchangeError('network', `UDP to ${fmt(ex.server)}: ${e.message}`, { cause: e }));
 }
 
-function onUdpConnect(this: SocketWithExchange): void {
-  this[EXCHANGE].send();
+function onUdpError(this: SocketWithExchange, e: Error): void {
+  const ex = this[EXCHANGE];
+  ex.finish(new ExchangeError('network', `UDP to ${fmt(ex.server)}: ${e.message}`, { cause: e }));
 }
 
 function onUdpMessage(this: SocketWithExchange, buf: Buffer, rinfo: dgram.RemoteInfo): void {

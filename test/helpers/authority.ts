@@ -380,6 +380,8 @@ export function hierarchySpecs(opts: { ipv6?: boolean } = {}): ServerSpec[] {
       'cname.com 3600 NS ns.cname.com', 'ns.cname.com 3600 A 127.0.0.13',
       'loop.com 3600 NS ns.cname.com',
       'lame.com 3600 NS ns1.lame.com', 'lame.com 3600 NS ns2.lame.com', 'ns1.lame.com 3600 A 127.0.0.15', 'ns2.lame.com 3600 A 127.0.0.16',
+      // The only server's glue is the broadcast address, which the kernel will not connect a UDP socket to.
+      'bcast.com 3600 NS ns1.bcast.com', 'ns1.bcast.com 3600 A 255.255.255.255',
       ...nxnsNs,
       'loop1.com 3600 NS ns.loop2.org',
       'selfref.com 3600 NS ns.selfref.com',
