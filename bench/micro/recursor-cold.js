@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The recursor's own CPU cost per cold resolution, without sockets: the UDP exchange is
-// replaced by an in-memory authoritative hierarchy (root -> test -> zN.test) that answers
+// The recursor's own CPU cost per cold resolution, without sockets: the UDP exchange
+// (transport.startUdp) is replaced by an in-memory authoritative hierarchy (root -> test -> zN.test) that answers
 // from prebuilt wire bytes, so what is timed is school-dns's code alone (iteration, caches,
 // message scanning, promises). Run after `npm run build`:
 //
@@ -45,8 +45,10 @@ function respond(server, name, type) {
   return { type: 'response', flags: dp.AUTHORITATIVE_ANSWER, questions: q, authorities: [soa(zone)] };
 }
 
-// The exchange, replaced: build the probe's query, answer from the hierarchy, check it as the real one does.
-transport.sendUdp = (server, probe) => {
+// The exchange, replaced: build the probe's query, answer from the hierarchy, check it as
+// the real one does, and settle the sink on the next microtask (a real reply comes later
+// still, from the event loop).
+transport.startUdp = (server, probe, timeoutMs, onMismatch, sink) => {
   authQueries++;
   const id = (Math.random() * 0x10000) | 0;
   const query = probe.build(id);
@@ -60,8 +62,9 @@ transport.sendUdp = (server, probe) => {
   }
   const buf = Buffer.from(bytes);
   buf.writeUInt16BE(id, 0);
-  if (!probe.matches(buf, id)) return Promise.reject(new Error('reply does not match'));
-  return Promise.resolve({ buf, msg: scanMessage(buf) });
+  if (!probe.matches(buf, id)) throw new Error('reply does not match');
+  const msg = scanMessage(buf);
+  queueMicrotask(() => sink.settle(null, { buf, msg }));
 };
 
 const { Recursor } = require(path.join(dist, 'recursor', 'recursor'));

@@ -20,7 +20,7 @@
 // Serve-stale (RFC 8767): an expired entry is kept (the LRU still bounds the count) and,
 // for `maxStaleMs` after its expiry, the *Stale getters still return it, marked stale and
 // with the stale TTL; the ordinary getters never do. Past that window it is dropped.
-import { LRUCache } from 'lru-cache';
+import { Lru } from '../cache/lru';
 import type { TtlPolicy } from '../dns/answer';
 import { Type } from '../dns/constants';
 import { Rr, ipText, isSubdomain, parentName, rdataName, soaMinimum } from './wire';
@@ -125,7 +125,7 @@ class NameNode {
 }
 
 export class RecordCache {
-  private readonly names: LRUCache<string, NameNode>;
+  private readonly names: Lru<string, NameNode>;
   private entryCount = 0;
 
   /**
@@ -133,10 +133,7 @@ export class RecordCache {
    *   getters (RFC 8767's maximum stale timer); 0 (the default): never.
    */
   constructor(private readonly policy: TtlPolicy, maxNames = 100_000, private readonly maxStaleMs = 0) {
-    this.names = new LRUCache<string, NameNode>({
-      max: maxNames,
-      dispose: (node) => { this.entryCount -= node.types.length; },
-    });
+    this.names = new Lru<string, NameNode>(maxNames, (node) => { this.entryCount -= node.types.length; });
   }
 
   /** Entries held: RRsets and negative answers. */

@@ -17,18 +17,18 @@
 // Prefetch: a record-cache hit on an entry with little of its TTL left, or an explicit
 // prefetch() from the answer cache above, refreshes it in the background, once per key
 // at a time and a bounded number at once, so popular names do not expire.
-import { LRUCache } from 'lru-cache';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { HostPort } from '../config/types';
+import { Lru } from '../cache/lru';
 import { Answer, TtlPolicy } from '../dns/answer';
 import { Class, Flag, HEADER_SIZE, Rcode, Type } from '../dns/constants';
 import { MessageError } from '../dns/message';
 import { encodeName, foldAsciiInPlace, plainNameWireLength, readName, skipName, writePlainName } from '../dns/name';
 import type { ForwardRequest } from '../upstream/forwarder';
-import { ExchangeError, ExchangeResult } from '../upstream/transport';
+import { ExchangeError, ExchangeResult, ExchangeSink } from '../upstream/transport';
 import { Rank, RecordCache } from './cache';
-import { AuthQuery, tcpQuery, udpQuery } from './exchange';
+import { AuthQuery, authQuery, tcpQuery, udpQuery } from './exchange';
 import { ServerTable } from './servers';
 import { Rr, answerFromRecords, ipText, isSubdomain, labelCount, parentName, rdataName, sectionsOf, suffix } from './wire';
 
@@ -215,13 +215,13 @@ export class Recursor {
   private readonly hintAddresses = new Map<string, string[]>();
   private readonly inflight = new Map<string, Promise<RecursorAnswer>>();
   /** Authoritative queries in flight, by server, question, transport and EDNS: identical ones are joined. */
-  private readonly outstanding = new Map<string, Promise<ExchangeResult>>();
+  private readonly outstanding = new Map<string, Outgoing>();
   private readonly onMismatch = (): void => this.emit(MISMATCH);
   private readonly prefetching = new Map<string, Promise<void>>();
   private readonly staleOpts: ServeStaleOptions | null;
   private readonly prefetchOpts: PrefetchOptions | null;
   /** Keys whose last resolution failed for unreachable servers, until when stale data is served without asking. */
-  private readonly failedUntil = new LRUCache<string, number>({ max: 10_000 });
+  private readonly failedUntil = new Lru<string, number>(10_000);
   private outgoing = 0;
   private closed = false;
 
@@ -701,37 +701,38 @@ export class Recursor {
    * a referral, an answer, or a string saying why this server is no use now.
    */
   private async ask(ctx: Ctx, address: string, zone: string, sendName: string, sendType: number): Promise<ZoneReply | string> {
-    const server: HostPort = { host: address, port: this.port, family: net.isIP(address) === 6 ? 6 : 4 };
     const info = this.servers.get(address);
+    const server = info.target ??= { host: address, port: this.port, family: net.isIP(address) === 6 ? 6 : 4 };
     const question = this.questionFor(sendName, sendType);
     let result: ExchangeResult;
-    // Whether the latest exchange was joined rather than sent: its events were counted by the resolution that sent it.
-    let shared = false;
-    const send = (q: AuthQuery, tcp: boolean): Promise<ExchangeResult> => {
-      const out = this.exchange(ctx, server, q, tcp, `${tcp ? 'T' : 'U'}${q.edns ? 'E' : 'N'}${sendType}|${address}|${sendName}`);
-      shared = out.shared;
-      return out.done;
-    };
+    // The latest exchange; when it was joined rather than sent (shared), its events were counted by the resolution that sent it.
+    let out: Outgoing | undefined;
     try {
-      let q: AuthQuery = { question, edns: !info.noEdns, exactCase: this.x20 };
-      result = await send(q, false);
+      let q = authQuery(question, !info.noEdns, this.x20);
+      out = this.exchange(ctx, server, q, false, sendName, sendType);
+      result = await out.done;
       if (result.msg.flags & Flag.TC) {
-        if (!shared) this.emit({ kind: 'truncated' });
-        result = await send(q, true);
+        if (!out.shared) this.emit({ kind: 'truncated' });
+        out = this.exchange(ctx, server, q, true, sendName, sendType);
+        result = await out.done;
       }
       if ((result.msg.flags & 0xf) === Rcode.FORMERR && q.edns) {
         // RFC 6891 §7: no EDNS support; ask again without and remember.
-        if (!shared) this.emit({ kind: 'formerr' });
+        if (!out.shared) this.emit({ kind: 'formerr' });
         info.noEdns = true;
-        q = { ...q, edns: false };
-        result = await send(q, false);
-        if (result.msg.flags & Flag.TC) result = await send(q, true);
+        q = authQuery(question, false, this.x20);
+        out = this.exchange(ctx, server, q, false, sendName, sendType);
+        result = await out.done;
+        if (result.msg.flags & Flag.TC) {
+          out = this.exchange(ctx, server, q, true, sendName, sendType);
+          result = await out.done;
+        }
       }
     } catch (e) {
       if (e instanceof RecursorError) throw e;
       if (!(e instanceof ExchangeError) && !(e instanceof MessageError)) throw e;
       const code = e instanceof ExchangeError ? e.code : 'malformed';
-      if (!shared) this.emit({ kind: code });
+      if (!out?.shared) this.emit({ kind: code });
       return code;
     }
     const msg = result.msg;
@@ -786,11 +787,12 @@ export class Recursor {
    * §5), and would be sent for nothing: concurrent resolutions often need the same
    * referral at once, from the root down.
    */
-  private exchange(ctx: Ctx, server: HostPort, q: AuthQuery, tcp: boolean, key: string): { done: Promise<ExchangeResult>; shared: boolean } {
+  private exchange(ctx: Ctx, server: HostPort, q: AuthQuery, tcp: boolean, sendName: string, sendType: number): Outgoing {
+    const key = `${tcp ? 'T' : 'U'}${q.edns ? 'E' : 'N'}${sendType}|${server.host}|${sendName}`;
     const pending = this.outstanding.get(key);
     if (pending) {
       this.emit(SHARED);
-      return { done: pending, shared: true };
+      return pending.joined();
     }
     const budget = ctx.budget;
     if (budget.queries >= this.limits.maxQueriesPerRequest) throw this.limitHit('maxQueriesPerRequest', `more than ${this.limits.maxQueriesPerRequest} queries for one client query`);
@@ -801,25 +803,19 @@ export class Recursor {
     this.outgoing++;
     this.emit(tcp ? QUERY_TCP : QUERY_UDP);
     const timeout = Math.max(1, Math.min(this.timeoutMs * (tcp ? 2 : 1), remaining));
-    const address = server.host;
-    const t0 = performance.now();
-    const done = (tcp ? tcpQuery(server, q, timeout) : udpQuery(server, q, timeout, this.onMismatch)).then(
-      (result) => {
-        this.outgoing--;
-        this.outstanding.delete(key);
-        this.servers.rtt(address, performance.now() - t0);
-        return result;
-      },
-      (e: unknown) => {
-        this.outgoing--;
-        this.outstanding.delete(key);
-        if (e instanceof ExchangeError && e.code === 'timeout') this.servers.timeout(address, this.timeoutMs, Date.now());
-        throw e;
-      },
-    );
-    this.outstanding.set(key, done);
-    done.catch(noop); // every caller handles it; a joined query whose callers all gave up must not go unhandled
-    return { done, shared: false };
+    const o = new Outgoing(this, key, server.host);
+    this.outstanding.set(key, o);
+    if (tcp) tcpQuery(server, q, timeout).then((r) => o.settle(null, r), (e: ExchangeError) => o.settle(e, null));
+    else udpQuery(server, q, timeout, this.onMismatch, o);
+    return o;
+  }
+
+  /** Bookkeeping when an exchange this recursor sent ends (Outgoing calls it once, before its callers hear). */
+  exchangeEnded(o: Outgoing, err: unknown): void {
+    this.outgoing--;
+    this.outstanding.delete(o.key);
+    if (!err) this.servers.rtt(o.address, performance.now() - o.t0);
+    else if (err instanceof ExchangeError && err.code === 'timeout') this.servers.timeout(o.address, this.timeoutMs, Date.now());
   }
 
   /** The question section for a name, its letters' case randomised under 0x20. */
@@ -904,3 +900,30 @@ export function groupRrsets(records: readonly Rr[]): Rr[][] {
   return [...sets.values()];
 }
 
+
+/**
+ * One authoritative query sent, as the resolutions waiting for it see it: the promise they
+ * await, settled by the exchange (it is the exchange's sink, so there is no promise layer
+ * in between), after the recursor's bookkeeping. A resolution that joins an identical
+ * query in flight gets a view of it marked shared.
+ */
+class Outgoing implements ExchangeSink {
+  readonly done: Promise<ExchangeResult>;
+  readonly t0 = performance.now();
+  private resolve!: (r: ExchangeResult) => void;
+  private reject!: (e: unknown) => void;
+
+  constructor(private readonly owner: Recursor, readonly key: string, readonly address: string, readonly shared = false, done?: Promise<ExchangeResult>) {
+    this.done = done ?? new Promise<ExchangeResult>((resolve, reject) => { this.resolve = resolve; this.reject = reject; });
+  }
+
+  /** The same exchange, for a resolution that joins it. */
+  joined(): Outgoing {
+    return new Outgoing(this.owner, this.key, this.address, true, this.done);
+  }
+
+  settle(err: ExchangeError | null, result: ExchangeResult | null): void {
+    this.owner.exchangeEnded(this, err);
+    if (err) this.reject(err); else this.resolve(result as ExchangeResult);
+  }
+}

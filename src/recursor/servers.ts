@@ -2,7 +2,8 @@
 // address (smoothed RTT, consecutive timeouts with exponential backoff, whether it
 // answers FORMERR to EDNS) and which servers are lame for which zone. Keyed by address,
 // not by name, and bounded by an LRU.
-import { LRUCache } from 'lru-cache';
+import { Lru } from '../cache/lru';
+import type { HostPort } from '../config/types';
 
 export interface ServerInfo {
   /** Smoothed round-trip time, ms (0 = never measured). */
@@ -13,6 +14,8 @@ export interface ServerInfo {
   backoffUntil: number;
   /** Answered FORMERR to a query with OPT: ask it without EDNS. */
   noEdns: boolean;
+  /** The address with the port and family queries go to, made once (the recursor's). */
+  target: HostPort | null;
 }
 
 const BACKOFF_BASE_MS = 1_000;
@@ -24,12 +27,12 @@ const EXPLORE = 0.05;
 const UNKNOWN_RTT_MS = 50;
 
 export class ServerTable {
-  private readonly info: LRUCache<string, ServerInfo>;
-  private readonly lame: LRUCache<string, number>;
+  private readonly info: Lru<string, ServerInfo>;
+  private readonly lame: Lru<string, number>;
 
   constructor(maxServers = 10_000, private readonly random: () => number = Math.random) {
-    this.info = new LRUCache({ max: maxServers });
-    this.lame = new LRUCache({ max: maxServers });
+    this.info = new Lru(maxServers);
+    this.lame = new Lru(maxServers);
   }
 
   /** Forgets every server's round-trip time, EDNS support and lameness. */
@@ -40,7 +43,7 @@ export class ServerTable {
 
   get(address: string): ServerInfo {
     let s = this.info.get(address);
-    if (!s) this.info.set(address, (s = { srtt: 0, timeouts: 0, backoffUntil: 0, noEdns: false }));
+    if (!s) this.info.set(address, (s = { srtt: 0, timeouts: 0, backoffUntil: 0, noEdns: false, target: null }));
     return s;
   }
 

@@ -106,8 +106,30 @@ export function tcpExchange(server: HostPort, o: QueryOptions, timeoutMs: number
  */
 export function sendUdp(server: HostPort, probe: Probe, timeoutMs: number, onMismatch?: () => void): Promise<ExchangeResult> {
   return new Promise((resolve, reject) => {
-    new UdpExchange(server, probe, timeoutMs, onMismatch, resolve, reject).start();
+    startUdp(server, probe, timeoutMs, onMismatch, new PromiseSink(resolve, reject));
   });
+}
+
+/** Where an exchange's outcome goes: settle() is called exactly once. */
+export interface ExchangeSink {
+  settle(err: ExchangeError | null, result: ExchangeResult | null): void;
+}
+
+/**
+ * sendUdp without a promise of its own: the outcome goes to `sink`. For a caller that
+ * keeps its own object per exchange anyway (the recursor's bookkeeping), one promise
+ * layer and its closures fewer per authoritative query.
+ */
+export function startUdp(server: HostPort, probe: Probe, timeoutMs: number, onMismatch: (() => void) | undefined, sink: ExchangeSink): void {
+  new UdpExchange(server, probe, timeoutMs, onMismatch, sink).start();
+}
+
+class PromiseSink implements ExchangeSink {
+  constructor(private readonly resolve: (r: ExchangeResult) => void, private readonly reject: (e: ExchangeError) => void) {}
+
+  settle(err: ExchangeError | null, result: ExchangeResult | null): void {
+    if (err) this.reject(err); else this.resolve(result as ExchangeResult);
+  }
 }
 
 /**
@@ -127,8 +149,7 @@ class UdpExchange {
     readonly probe: Probe,
     readonly timeoutMs: number,
     readonly onMismatch: (() => void) | undefined,
-    private readonly resolve: (r: ExchangeResult) => void,
-    private readonly reject: (e: ExchangeError) => void,
+    private readonly sink: ExchangeSink,
   ) {
     this.sock = dgram.createSocket({ type: server.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
     (this.sock as SocketWithExchange)[EXCHANGE] = this;
@@ -157,7 +178,7 @@ class UdpExchange {
     this.done = true;
     if (this.timer) clearTimeout(this.timer);
     this.sock.close();
-    if (err) this.reject(err); else this.resolve(result as ExchangeResult);
+    this.sink.settle(err, result ?? null);
   }
 }
 

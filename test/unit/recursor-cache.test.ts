@@ -4,7 +4,7 @@ import { Type } from '../../src/dns/constants';
 import { scanMessage } from '../../src/dns/message';
 import { encodeName } from '../../src/dns/name';
 import { Rank, RecordCache } from '../../src/recursor/cache';
-import { answersQuery, buildAuthQuery } from '../../src/recursor/exchange';
+import { answersQuery, authQuery, buildAuthQuery } from '../../src/recursor/exchange';
 import { groupRrsets, ipText } from '../../src/recursor/recursor';
 import { ServerTable } from '../../src/recursor/servers';
 import { Rr, answerFromRecords, decompressRdata, encodeResponse, isSubdomain, labelsOf, parentName, sectionsOf, suffix } from '../../src/recursor/wire';
@@ -283,17 +283,17 @@ describe('server selection', () => {
 describe('iterative query', () => {
   test('RD clear, EDNS on request; 0x20 requires the exact case back', () => {
     const question = Buffer.concat([encodeName('WwW.ExAmple.com'), Buffer.from([0, 1, 0, 1])]);
-    const q = buildAuthQuery(0x4242, { question, edns: true, exactCase: true });
+    const q = buildAuthQuery(0x4242, authQuery(question, true, true));
     const d = decode(q);
     expect(d.flag_rd).toBe(false);
     expect(d.additionals[0].type).toBe('OPT');
     const reply = Buffer.from(q);
     reply[2] |= 0x80;
-    expect(answersQuery(reply, 0x4242, { question, edns: true, exactCase: true })).toBe(true);
+    expect(answersQuery(reply, 0x4242, authQuery(question, true, true))).toBe(true);
     const lowered = Buffer.from(reply);
     lowered[13] = 0x77; // 'W' → 'w'
-    expect(answersQuery(lowered, 0x4242, { question, edns: true, exactCase: true })).toBe(false);
-    expect(answersQuery(lowered, 0x4242, { question, edns: true, exactCase: false })).toBe(true);
-    expect(answersQuery(reply, 0x4243, { question, edns: true, exactCase: false })).toBe(false);
+    expect(answersQuery(lowered, 0x4242, authQuery(question, true, true))).toBe(false);
+    expect(answersQuery(lowered, 0x4242, authQuery(question, true, false))).toBe(true);
+    expect(answersQuery(reply, 0x4243, authQuery(question, true, false))).toBe(false);
   });
 });
