@@ -16,8 +16,8 @@ const NONE = 0xffffffff;
 
 export class Lru<K, V> {
   private readonly slots = new Map<K, number>();
-  private keys: (K | undefined)[] = [];
-  private values: (V | undefined)[] = [];
+  private readonly keys: (K | undefined)[] = [];
+  private readonly values: (V | undefined)[] = [];
   private prev: Uint32Array;
   private next: Uint32Array;
   /** Least recently used slot, most recently used slot. */
@@ -25,7 +25,7 @@ export class Lru<K, V> {
   private tail = NONE;
   /** Slots ever used (the arrays' filled length); freed ones are listed in `free`. */
   private used = 0;
-  private free: number[] = [];
+  private readonly free: number[] = [];
 
   /**
    * @param max entries held at most (at least 1)
@@ -34,6 +34,11 @@ export class Lru<K, V> {
   constructor(readonly max: number, private readonly onEvict?: (value: V, key: K) => void) {
     if (!(max >= 1)) throw new RangeError(`an LRU must hold at least one entry (max ${max})`);
     const initial = Math.min(max, 64);
+    // Assigned twice on purpose: V8 treats a field written only once as a constant and
+    // compiles code that depends on that; the first grow() would then throw all of that
+    // code away in the middle of a burst of work. Written twice here, the fields are
+    // known to change from the start.
+    this.prev = this.next = new Uint32Array(0);
     this.prev = new Uint32Array(initial);
     this.next = new Uint32Array(initial);
   }
@@ -101,10 +106,11 @@ export class Lru<K, V> {
 
   /** Removes everything (onEvict is not called). */
   clear(): void {
+    // Emptied in place, not replaced: see the constructor about fields that change.
     this.slots.clear();
-    this.keys = [];
-    this.values = [];
-    this.free = [];
+    this.keys.length = 0;
+    this.values.length = 0;
+    this.free.length = 0;
     this.used = 0;
     this.head = this.tail = NONE;
   }
