@@ -85,6 +85,8 @@ function selfSnapshot(file) {
   return out;
 }
 
+/** Flushed rounds at the start of each run that are reported apart (JIT still settling). */
+const SETTLE = Math.max(0, Number(process.env.REC_SETTLE || 0));
 const median = (xs) => {
   const s = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
   if (s.length === 0) return null;
@@ -109,8 +111,9 @@ for (const d of fs.readdirSync(runsDir).sort()) {
   const self = ['0', '1', '2'].map((s) => selfSnapshot(path.join(dir, `self-${s}.txt`)));
   run.cold = readJson(path.join(dir, 'cold.json'));
   run.warm = readJson(path.join(dir, 'warm.json'));
-  // The flushed cold rounds in the warm process: run.recolds in order; run.recold their
-  // median (each figure the median over the rounds), run.recoldFirst the first of them.
+  // The flushed cold rounds in the warm process: run.recolds in order; run.recold the
+  // median of those after the settling rounds (each figure the median over the rounds),
+  // run.recoldFirst the first of them all.
   run.recolds = [];
   for (let i = 1; ; i++) {
     const r = readJson(path.join(dir, `recold-${i}.json`));
@@ -118,14 +121,16 @@ for (const d of fs.readdirSync(runsDir).sort()) {
     const auth = nsdDelta(nsdSnapshot(path.join(dir, `nsd-r0-${i}.txt`)), nsdSnapshot(path.join(dir, `nsd-r1-${i}.txt`)));
     run.recolds.push({ ...r, authTotal: auth?.total ?? null, authPerQuery: auth && r.sent ? auth.total / r.sent : null });
   }
-  run.recold = run.recolds.length === 0 ? null : {
-    runTimeS: median(run.recolds.map((r) => r.runTimeS)),
-    p50LatencyMs: median(run.recolds.map((r) => r.p50LatencyMs)),
-    serverCpuS: median(run.recolds.map((r) => r.serverCpuS)),
-    serverSysS: median(run.recolds.map((r) => r.serverSysS)),
+  const settled = run.recolds.slice(SETTLE);
+  run.recold = settled.length === 0 ? null : {
+    runTimeS: median(settled.map((r) => r.runTimeS)),
+    p50LatencyMs: median(settled.map((r) => r.p50LatencyMs)),
+    serverCpuS: median(settled.map((r) => r.serverCpuS)),
+    serverSysS: median(settled.map((r) => r.serverSysS)),
     lost: run.recolds.reduce((n, r) => n + (r.lost || 0), 0),
-    rounds: run.recolds.length,
+    rounds: settled.length,
   };
+  run.recoldSettling = run.recolds.length === 0 ? null : { runTimeS: median(run.recolds.slice(0, SETTLE).map((r) => r.runTimeS)) };
   run.recoldFirst = run.recolds[0] ?? null;
   run.coldRcodeCheck = readJson(path.join(dir, 'cold-rcodes.json'));
   run.warmRcodeCheck = readJson(path.join(dir, 'warm-rcodes.json'));
@@ -208,6 +213,7 @@ const METRICS = {
   recoldSysS: (r) => r.recold?.serverSysS,
   recoldFirstTimeS: (r) => r.recoldFirst?.runTimeS,
   authPerQueryRecold: (r) => r.authPerQueryRecold,
+  recoldSettlingTimeS: (r) => r.recoldSettling?.runTimeS,
   warmQps: (r) => r.warm?.qps,
   warmP50Ms: (r) => r.warm?.p50LatencyMs,
   warmCpuS: (r) => r.warm?.serverCpuS,
@@ -256,7 +262,7 @@ for (const [q, byRes] of Object.entries(groups)) {
       const out = [];
       for (const a of s) {
         const b = u.find((x) => x.repeat === a.repeat);
-        for (let i = 0; b && i < Math.min(a.recolds.length, b.recolds.length); i++) {
+        for (let i = SETTLE; b && i < Math.min(a.recolds.length, b.recolds.length); i++) {
           const va = a.recolds[i][k], vb = b.recolds[i][k];
           if (typeof va === 'number' && typeof vb === 'number' && vb > 0) out.push(va / vb);
         }
@@ -279,6 +285,7 @@ for (const [q, byRes] of Object.entries(groups)) {
         };
       })(),
       coldCpuPairs: roundPairs('serverCpuS'),
+      coldTimeSettling: { ofMedians: ratio('recoldSettlingTimeS'), perRound: paired(METRICS.recoldSettlingTimeS) },
       coldTimeFirstFlushed: { ofMedians: ratio('recoldFirstTimeS'), perRound: paired(METRICS.recoldFirstTimeS) },
       coldTimeFreshProcess: { ofMedians: ratio('coldTimeS'), perRound: paired(METRICS.coldTimeS) },
       coldCpuWarmProcess: { ofMedians: ratio('recoldCpuS'), perRound: paired(METRICS.recoldCpuS) },
@@ -315,12 +322,13 @@ for (const [q, byRes] of Object.entries(summary)) {
   }
   out.push(...table(rows));
   const nRecold = Math.max(0, ...Object.values(groups[q]).flat().map((r) => r.recolds?.length ?? 0));
-  out.push(`  cold again in the same process, after every cache was flushed, ${nRecold} times per run (median of those rounds; no JIT warm-up in the time):`);
-  const rrows = [['resolver', 'cold time s', 'cold p50 ms', 'auth q per client q', 'cold CPU s', 'of it in kernel s', 'first flushed round s', 'each round s (run 1)']];
+  out.push(`  cold again in the same process, after every cache was flushed, ${nRecold} times per run, the resolvers taking turns; ` +
+    `median of the rounds after the first ${SETTLE} (in which V8 is still optimising school-dns's cold path):`);
+  const rrows = [['resolver', 'cold time s', 'cold p50 ms', 'auth q per client q', 'cold CPU s', 'of it in kernel s', `first ${SETTLE} rounds s`, 'first flushed round s', 'each round s (run 1)']];
   for (const [res, s] of Object.entries(byRes)) {
     const first = groups[q][res].find((r) => !r.error && r.recolds?.length);
     rrows.push([res, spread(s.recoldTimeS, 3), spread(s.recoldP50Ms, 2), spread(s.authPerQueryRecold, 3), spread(s.recoldCpuS, 2),
-      spread(s.recoldSysS, 2), spread(s.recoldFirstTimeS, 3), first ? first.recolds.map((r) => f(r.runTimeS)).join(' ') : '-']);
+      spread(s.recoldSysS, 2), spread(s.recoldSettlingTimeS, 3), spread(s.recoldFirstTimeS, 3), first ? first.recolds.map((r) => f(r.runTimeS)).join(' ') : '-']);
   }
   out.push(...table(rrows, '    '));
   out.push('  authoritative queries in the cold run (median), by server tier / query type / response code:');
@@ -342,11 +350,12 @@ for (const [q, byRes] of Object.entries(summary)) {
     const pr = (x) => (x ? `per round ${f(x.min)}-${f(x.max)}` : '');
     out.push('  Ratios, school-dns / unbound (of the medians):');
     out.push(...table([
-      ['cold time (caches flushed, warm process)', f(r.coldTime.ofMedians), pr(r.coldTime.perRound), ''],
+      [`cold time (caches flushed, warm process, after ${SETTLE} rounds)`, f(r.coldTime.ofMedians), pr(r.coldTime.perRound), ''],
       ['  the same, median of the round pairs', f(r.coldTime.pairs?.median), r.coldTime.pairs ? `pairs ${f(r.coldTime.pairs.min)}-${f(r.coldTime.pairs.max)}` : '',
         `target <= 2.0: ${r.coldTime.met ? 'MET' : 'NOT MET'} (${r.coldTime.pairsWithin} of ${r.coldTime.pairs?.n ?? 0} pairs within)`],
       ['  CPU, median of the round pairs', f(r.coldCpuPairs?.median), r.coldCpuPairs ? `pairs ${f(r.coldCpuPairs.min)}-${f(r.coldCpuPairs.max)}` : '', ''],
-      ['cold time (first flushed round)', f(r.coldTimeFirstFlushed.ofMedians), pr(r.coldTimeFirstFlushed.perRound), '(some JIT re-optimisation still in it)'],
+      [`cold time (first ${SETTLE} flushed rounds)`, f(r.coldTimeSettling.ofMedians), pr(r.coldTimeSettling.perRound), '(V8 still optimising)'],
+      ['cold time (first flushed round)', f(r.coldTimeFirstFlushed.ofMedians), pr(r.coldTimeFirstFlushed.perRound), '(V8 still optimising)'],
       ['cold time (fresh process)', f(r.coldTimeFreshProcess.ofMedians), pr(r.coldTimeFreshProcess.perRound), '(includes the JIT compiler warming up)'],
       ['cold CPU (caches flushed, warm process)', f(r.coldCpuWarmProcess.ofMedians), pr(r.coldCpuWarmProcess.perRound), ''],
       ['auth q per client q (caches flushed)', f(r.authPerQueryColdWarmProcess.ofMedians), pr(r.authPerQueryColdWarmProcess.perRound), ''],
@@ -389,7 +398,7 @@ const results = {
   timestamp: process.env.REC_TIMESTAMP,
   settings: {
     dnsperf: process.env.REC_DNSPERF_CMD, warmPasses: Number(process.env.REC_WARM_PASSES), qnameMinimisation: process.env.REC_QMIN,
-    repeat: Number(process.env.REC_REPEAT), pinning: process.env.REC_PINNING, versions: process.env.REC_VERSIONS,
+    repeat: Number(process.env.REC_REPEAT), settleRounds: SETTLE, pinning: process.env.REC_PINNING, versions: process.env.REC_VERSIONS,
   },
   workload: readJson(process.env.REC_SUMMARY || ''),
   summary, ratios, categories, runs,

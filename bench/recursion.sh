@@ -33,10 +33,14 @@
 #   BENCH_REC_MAX_QPS=0           dnsperf -Q on the cold run; 0 = no rate limit
 #   BENCH_REC_TIMEOUT=5           dnsperf -t (an answer later than this counts as lost)
 #   BENCH_REC_WARM_PASSES=10      passes over the file in the warm run (dnsperf -n)
-#   BENCH_REC_RECOLD_ROUNDS=5     cold runs in the same process after the warm run, each
+#   BENCH_REC_RECOLD_ROUNDS=8     cold runs in the same process after the warm run, each
 #                                 after every cache was flushed, alternating between the
-#                                 resolvers; the cold-time target is judged on the median
-#                                 of the ratios of these pairs (0: none)
+#                                 resolvers (0: none)
+#   BENCH_REC_SETTLE_ROUNDS=3     of those, the first ones, in which V8 is still compiling
+#                                 school-dns's cold path (node --trace-opt shows iterate,
+#                                 sectionsOf and resolveUncoalesced optimised in the first
+#                                 two): reported apart; the cold-time target is judged on the
+#                                 median of the ratios of the pairs after them
 #   BENCH_REC_QMIN=yes            QNAME minimisation, both resolvers (yes|no)
 #   BENCH_REC_BY_CATEGORY=1       after the rounds, each category of question alone (cold,
 #                                 fresh resolvers, once): authoritative queries per client
@@ -68,7 +72,8 @@ OUTSTANDING_LIST=${BENCH_REC_OUTSTANDING:-50}
 MAX_QPS=${BENCH_REC_MAX_QPS:-0}
 TIMEOUT=${BENCH_REC_TIMEOUT:-5}
 WARM_PASSES=${BENCH_REC_WARM_PASSES:-10}
-RECOLD_ROUNDS=${BENCH_REC_RECOLD_ROUNDS:-5}
+RECOLD_ROUNDS=${BENCH_REC_RECOLD_ROUNDS:-8}
+SETTLE_ROUNDS=${BENCH_REC_SETTLE_ROUNDS:-3}
 QMIN=${BENCH_REC_QMIN:-yes}
 BY_CATEGORY=${BENCH_REC_BY_CATEGORY:-1}
 CATEGORY_OUTSTANDING=${BENCH_REC_CATEGORY_OUTSTANDING:-"1 ${OUTSTANDING_LIST%% *}"}
@@ -420,10 +425,11 @@ one_run() {
 # and a drift in this machine's speed (a virtual machine's can change by a third within a
 # minute) hits both sides of a pair alike: the target is judged on the pairs' ratios.
 # The first cold run measures a fresh process, which for school-dns includes the JIT
-# compiler warming up; these measure an empty cache alone. The first of them still
-# includes some JIT work (code that only cold resolution runs is re-optimised as its type
-# feedback settles); later ones are what a resolver that has been up for a while does
-# when its cache has emptied.
+# compiler warming up; these measure an empty cache alone. The first BENCH_REC_SETTLE_ROUNDS
+# of them still include JIT work (V8 optimises the large functions of the cold path only
+# after thousands of calls, and re-optimises some as their type feedback settles); the
+# later ones are what a resolver that has been up for a while does when its cache has
+# emptied.
 flushed_rounds() {
   local q=$1 round name order=() i
   for (( round = 1; round <= RECOLD_ROUNDS; round++ )); do
@@ -553,7 +559,7 @@ fi
 mkdir -p "$BENCH/results"
 RESULTS="$BENCH/results/recursion-$TIMESTAMP.json"
 REC_TIMESTAMP=$TIMESTAMP REC_PINNING="$PINNING" REC_CLIENTS=$CLIENTS REC_TIMEOUT=$TIMEOUT REC_MAX_QPS=$MAX_QPS \
-REC_WARM_PASSES=$WARM_PASSES REC_QMIN=$QMIN REC_REPEAT=$REPEAT REC_SUMMARY="$GEN/summary.json" \
+REC_WARM_PASSES=$WARM_PASSES REC_QMIN=$QMIN REC_REPEAT=$REPEAT REC_SETTLE=$SETTLE_ROUNDS REC_SUMMARY="$GEN/summary.json" \
 REC_DNSPERF_CMD="dnsperf -s $HOST -p PORT -d queries.txt -n 1 -c $CLIENTS -T 1 -q OUTSTANDING -t $TIMEOUT$([[ $MAX_QPS != 0 ]] && echo " -Q $MAX_QPS") -v" \
 REC_VERSIONS="$(node -v | tr -d '\n'); $(nsd -v 2>&1 | head -n1); Unbound $(unbound -V 2>/dev/null | awk '/^Version/ { print $2 }'); dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ { print $2 }')" \
   node "$BENCH/recursion-report.js" "$RUNS" "$RESULTS" "$CATS"
