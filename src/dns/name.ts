@@ -38,6 +38,44 @@ export function skipName(buf: Uint8Array, off: number, end: number, onPointer?: 
  * Returns null if the name is malformed.
  */
 export function readName(buf: Uint8Array, off: number, end: number = buf.length): string | null {
+  // The usual name (letters, digits, hyphens...: printable ASCII but . and \) is lowercased
+  // into a scratch buffer and made a string once, instead of one string per character
+  // appended; anything needing an escape is read again by the general path.
+  const start = off;
+  let n = 0;
+  let hops = 0;
+  let wireLen = 0;
+  for (;;) {
+    if (off >= end) return null;
+    const len = buf[off];
+    if (len === 0) return n === 0 ? '' : nameScratch.toString('latin1', 0, n);
+    const kind = len & 0xc0;
+    if (kind === 0xc0) {
+      if (off + 1 >= end || ++hops > MAX_POINTER_HOPS) return null;
+      const target = ((len & 0x3f) << 8) | buf[off + 1];
+      if (target >= off) return null;
+      off = target;
+      continue;
+    }
+    if (kind !== 0 || off + 1 + len > end) return null;
+    wireLen += len + 1;
+    if (wireLen > MAX_NAME_WIRE - 1) return null;
+    if (n > 0) nameScratch[n++] = 0x2e;
+    for (let i = off + 1; i <= off + len; i++) {
+      let c = buf[i];
+      if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) return readEscapedName(buf, start, end);
+      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+      nameScratch[n++] = c;
+    }
+    off += len + 1;
+  }
+}
+
+/** readName's scratch: a name without escapes is at most 253 characters. */
+const nameScratch = Buffer.allocUnsafeSlow(256);
+
+/** readName for a name with bytes that need escapes: the same result, built a character at a time. */
+function readEscapedName(buf: Uint8Array, off: number, end: number): string | null {
   let out = '';
   let hops = 0;
   let wireLen = 0;
@@ -200,13 +238,14 @@ export function equalsFolded(a: Uint8Array, aOff: number, b: Uint8Array, bOff: n
 
 /**
  * Copies the (possibly compressed) name at buf[off] into `out` as an uncompressed wire
- * name starting at 0. Returns its length, or -1 if malformed or longer than `out`.
+ * name starting at 0, reading nothing at or past `end`. Returns its length, or -1 if
+ * malformed or longer than `out`.
  */
-export function flattenName(buf: Uint8Array, off: number, out: Uint8Array): number {
+export function flattenName(buf: Uint8Array, off: number, out: Uint8Array, end: number = buf.length): number {
   let o = 0;
   let hops = 0;
   for (;;) {
-    if (off >= buf.length) return -1;
+    if (off >= end) return -1;
     const len = buf[off];
     if (len === 0) {
       if (o >= out.length) return -1;
@@ -214,13 +253,13 @@ export function flattenName(buf: Uint8Array, off: number, out: Uint8Array): numb
       return o + 1;
     }
     if ((len & 0xc0) === 0xc0) {
-      if (off + 1 >= buf.length || ++hops > MAX_POINTER_HOPS) return -1;
+      if (off + 1 >= end || ++hops > MAX_POINTER_HOPS) return -1;
       const target = ((len & 0x3f) << 8) | buf[off + 1];
       if (target >= off) return -1;
       off = target;
       continue;
     }
-    if ((len & 0xc0) !== 0 || off + 1 + len > buf.length || o + 1 + len >= out.length) return -1;
+    if ((len & 0xc0) !== 0 || off + 1 + len > end || o + 1 + len >= out.length) return -1;
     for (let i = 0; i <= len; i++) out[o + i] = buf[off + i];
     o += len + 1;
     off += len + 1;

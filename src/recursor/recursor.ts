@@ -190,6 +190,7 @@ interface CachedResult extends Result {
 }
 
 const noop = (): void => undefined;
+const NO_ADDRESSES: string[] = [];
 const NOTHING_RESOLVING: ReadonlySet<string> = new Set();
 const QUERY_UDP: RecursorEvent = { kind: 'query', transport: 'udp' };
 const QUERY_TCP: RecursorEvent = { kind: 'query', transport: 'tcp' };
@@ -447,20 +448,16 @@ export class Recursor {
   /** Resolves (name, qtype) to a final answer, following CNAME and DNAME across zones. */
   private async lookup(ctx: Ctx, name: string, qtype: number): Promise<Result> {
     const chain: Rr[] = [];
-    const seen = new Set<string>([name]);
+    // Names the chain has visited, made at its first CNAME or DNAME (most names have none).
+    let seen: Set<string> | null = null;
     let current = name;
-    const follow = (target: string): void => {
-      if (seen.has(target) || seen.size > this.limits.maxCnameChain) throw this.limitHit('maxCnameChain', `CNAME chain from ${name} is a loop or too long`);
-      seen.add(target);
-      current = target;
-    };
     for (let round = 0; round <= this.limits.maxCnameChain + 1; round++) {
       const now = Date.now();
       if (!ctx.refresh) {
         const hit = this.cache.getRrset(current, qtype, now, Rank.NonAuthAnswer);
         if (hit) {
           this.noteLife(ctx, current, qtype, now);
-          return { rcode: Rcode.NOERROR, answer: [...chain, ...hit], authority: [] };
+          return { rcode: Rcode.NOERROR, answer: chain.length === 0 ? hit : chain.concat(hit), authority: [] };
         }
         if (qtype !== Type.CNAME) {
           const cname = this.cache.getRrset(current, Type.CNAME, now, Rank.NonAuthAnswer);
@@ -468,7 +465,8 @@ export class Recursor {
           if (cname && target !== null && target !== undefined) {
             this.noteLife(ctx, current, Type.CNAME, now);
             chain.push(cname[0]);
-            follow(target);
+            seen = this.followAlias(seen, name, target);
+            current = target;
             continue;
           }
         }
@@ -488,7 +486,7 @@ export class Recursor {
       let rcode = reply.rcode;
       for (let hop = 0; hop <= this.limits.maxCnameChain + 1; hop++) {
         const n = current;
-        const match = answers.filter((r) => r.name === n && r.type === qtype);
+        const match = recordsOf(answers, n, qtype);
         if (match.length > 0) { positive = match; break; }
         if (qtype === Type.DNAME || qtype === Type.CNAME) break;
         const dname = answers.find((r) => r.type === Type.DNAME && r.name !== n && isSubdomain(n, r.name));
@@ -502,19 +500,21 @@ export class Recursor {
           try { wire = encodeName(synth); } catch { rcode = 6; /* YXDOMAIN: the result is too long */ chain.push(dname); break; }
           const cname: Rr = { name: n, type: Type.CNAME, klass: Class.IN, ttl: dname.ttl, rdata: wire };
           chain.push(dname, cname);
-          follow(synth);
+          seen = this.followAlias(seen, name, synth);
+          current = synth;
           continue;
         }
         const cname = answers.find((r) => r.name === n && r.type === Type.CNAME);
         const target = cname ? rdataName(cname.rdata) : null;
         if (cname && target !== null) {
           chain.push(cname);
-          follow(target);
+          seen = this.followAlias(seen, name, target);
+          current = target;
           continue;
         }
         break;
       }
-      if (positive) return { rcode: Rcode.NOERROR, answer: [...chain, ...positive], authority: [] };
+      if (positive) return { rcode: Rcode.NOERROR, answer: chain.length === 0 ? positive : chain.concat(positive), authority: [] };
       if (rcode === 6) return { rcode, answer: chain, authority: [] };
       const soa = reply.authority.find((r) => r.type === Type.SOA && isSubdomain(current, r.name)) ?? null;
       if (current !== asked && !soa) continue; // the chain left the server's zone: restart at the target
@@ -530,6 +530,14 @@ export class Recursor {
       throw new RecursorError('UPSTREAM_FAILED', `rcode ${rcode} for ${current}`);
     }
     throw this.limitHit('maxCnameChain', `CNAME chain from ${name} is too long`);
+  }
+
+  /** One more link of a CNAME/DNAME chain from `name`: the set of names visited, or the maxCnameChain limit for a loop or a chain too long. */
+  private followAlias(seen: Set<string> | null, name: string, target: string): Set<string> {
+    const visited = seen ?? new Set<string>([name]);
+    if (visited.has(target) || visited.size > this.limits.maxCnameChain) throw this.limitHit('maxCnameChain', `CNAME chain from ${name} is a loop or too long`);
+    visited.add(target);
+    return visited;
   }
 
   /** The deepest delegation the cache knows for `name`: zone and NS names (the root hints at worst). */
@@ -594,12 +602,13 @@ export class Recursor {
   /** Asks the zone's servers one after another until one gives a usable reply. */
   private async queryZone(ctx: Ctx, zone: string, nsNames: readonly string[], sendName: string, sendType: number): Promise<ZoneReply> {
     const tried = new Set<string>();
-    const extra: string[] = [];
-    const gluelessTried = new Set<string>();
+    // Made when first needed: a zone's first server usually answers.
+    let extra: string[] = NO_ADDRESSES;
+    let gluelessTried: Set<string> | null = null;
     let nsResolutions = 0;
     let attempts = 0;
     let limitedBy: LimitName | null = null;
-    const failures: string[] = [];
+    let failures: string[] | null = null;
     const note: FailureNote = { unreachable: false, other: false };
     for (let guard = 0; guard < MAX_SERVER_ATTEMPTS + nsNames.length + 2; guard++) {
       const now = Date.now();
@@ -609,7 +618,7 @@ export class Recursor {
         attempts++;
         const reply = await this.ask(ctx, address, zone, sendName, sendType);
         if (typeof reply === 'string') {
-          failures.push(`${address}: ${reply}`);
+          (failures ??= []).push(`${address}: ${reply}`);
           if (reply === 'timeout' || reply === 'network') note.unreachable = true; else note.other = true;
           continue;
         }
@@ -617,24 +626,26 @@ export class Recursor {
       }
       if (attempts >= MAX_SERVER_ATTEMPTS) break;
       // No address left to try: resolve the next NS name that has none (glueless delegation).
-      const next = nsNames.find((n) => !gluelessTried.has(n) && !this.hasAddress(n, now));
+      const glueless = (gluelessTried ??= new Set<string>());
+      const next = nsNames.find((n) => !glueless.has(n) && !this.hasAddress(n, now));
       if (next === undefined) break;
-      gluelessTried.add(next);
+      glueless.add(next);
       if (isSubdomain(next, zone)) { note.other = true; continue; } // in-bailiwick without glue: only the zone itself could tell
       if (nsResolutions >= this.limits.maxNsNamesPerReferral) { limitedBy = 'maxNsNamesPerReferral'; break; }
       nsResolutions++;
       try {
-        extra.push(...await this.resolveNsName(ctx, next, note));
+        const found = await this.resolveNsName(ctx, next, note);
+        extra = extra === NO_ADDRESSES ? found : extra.concat(found);
       } catch (e) {
         if (!(e instanceof RecursorError)) throw e;
         if (e.limit === 'maxQueriesPerRequest' || e.limit === 'maxConcurrentOutgoing') throw e;
         if (e.limit) limitedBy = e.limit;
         if (e.unreachable) note.unreachable = true; else note.other = true;
-        failures.push(`${next}: ${e.message}`);
+        (failures ??= []).push(`${next}: ${e.message}`);
       }
     }
     if (limitedBy) throw this.limitHit(limitedBy, `no server for ${zone || '.'} within the ${limitedBy} limit`);
-    throw new RecursorError('UPSTREAM_FAILED', `no server of ${zone || '.'} answered ${sendName} (${failures.join('; ') || 'no addresses'})`, undefined, note.unreachable && !note.other);
+    throw new RecursorError('UPSTREAM_FAILED', `no server of ${zone || '.'} answered ${sendName} (${failures?.join('; ') || 'no addresses'})`, undefined, note.unreachable && !note.other);
   }
 
   /** Addresses of an NS name that has no glue, by resolving it (nested, with loop detection). */
@@ -874,6 +885,13 @@ function isLetterPosition(wire: Buffer, i: number): boolean {
     at = next;
   }
   return false;
+}
+
+/** The records of `list` with this owner and type: `list` itself when all are (the usual answer, one RRset). */
+function recordsOf(list: Rr[], name: string, type: number): Rr[] {
+  let all = true;
+  for (const r of list) if (r.name !== name || r.type !== type) { all = false; break; }
+  return all ? list : list.filter((r) => r.name === name && r.type === type);
 }
 
 /** The target names of an NS RRset. */

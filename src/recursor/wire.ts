@@ -30,8 +30,19 @@ export function decompressRdata(buf: Uint8Array, type: number, off: number, len:
       return expandRdata(buf, type, off, len);
     default:
       // No names inside (A, AAAA, TXT, HTTPS, CAA, unknown types...): the bytes as they are.
-      return Buffer.from(buf.subarray(off, off + len));
+      return copyOut(buf, off, len);
   }
+}
+
+/** buf[off, off+len) in a buffer of its own (small ones copied by hand: no view made). */
+function copyOut(buf: Uint8Array, off: number, len: number): Buffer {
+  const out = Buffer.allocUnsafe(len);
+  if (len <= 32) {
+    for (let i = 0; i < len; i++) out[i] = buf[off + i];
+  } else {
+    out.set(buf.subarray(off, off + len));
+  }
+  return out;
 }
 
 /** Scratch for one name at a time: names are copied out of it before the next is read. */
@@ -40,10 +51,16 @@ const nameScratch = new Uint8Array(256);
 /** decompressRdata for the types that may carry compressed names. */
 function expandRdata(buf: Uint8Array, type: number, off: number, len: number): Buffer | null {
   const end = off + len;
+  if (type === Type.NS || type === Type.CNAME || type === Type.PTR || type === Type.DNAME) {
+    // One name and nothing else (the usual case: referrals and aliases).
+    const n = flattenName(buf, off, nameScratch, end);
+    if (n < 0 || afterName(buf, off) !== end) return null;
+    return copyOut(nameScratch, 0, n);
+  }
   const parts: Uint8Array[] = [];
   let at = off;
   const name = (): boolean => {
-    const n = flattenName(buf.subarray(0, end), at, nameScratch);
+    const n = flattenName(buf, at, nameScratch, end);
     if (n < 0) return false;
     parts.push(Buffer.from(nameScratch.subarray(0, n)));
     // advance past the name as it sits in the message (labels, then 0 or a pointer)
@@ -79,6 +96,16 @@ function expandRdata(buf: Uint8Array, type: number, off: number, len: number): B
   }
   if (!ok || at !== end) return null;
   return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+}
+
+/** The offset after the (maybe compressed) name at buf[at], as it sits in the message: labels, then 0 or a pointer. */
+function afterName(buf: Uint8Array, at: number): number {
+  for (;;) {
+    const l = buf[at];
+    if (l === 0) return at + 1;
+    if ((l & 0xc0) === 0xc0) return at + 2;
+    at += l + 1;
+  }
 }
 
 /** The records of a scanned message by section, as the recursor believes them. */

@@ -1,6 +1,6 @@
 // encodeName: its plain-name fast path must give the same bytes and the same errors as the
 // general path it skips (escapes and every error still go through the latter).
-import { encodeName, plainNameWireLength, writePlainName } from '../../src/dns/name';
+import { encodeName, plainNameWireLength, readName, writePlainName } from '../../src/dns/name';
 
 /** The wire form of an escape-free name, built label by label: the reference. */
 function reference(name: string): Buffer {
@@ -62,5 +62,38 @@ describe('encodeName', () => {
     expect(out.subarray(3, end)).toEqual(Buffer.from([2, 0x61, 0x62, 1, 0x63, 0]));
     expect(out[2]).toBe(0xee);
     expect(out[end]).toBe(0xee);
+  });
+});
+
+describe('readName', () => {
+  const wire = (...parts: (number | string)[]): Buffer =>
+    Buffer.concat(parts.map((p) => (typeof p === 'number' ? Buffer.from([p]) : Buffer.from(p, 'latin1'))));
+
+  test('lowercases, follows a pointer, and gives "" for the root', () => {
+    // "WWW" then a pointer to "Example.COM" at offset 0
+    const buf = wire(7, 'Example', 3, 'COM', 0, 3, 'WWW', 0xc0, 0);
+    expect(readName(buf, 13)).toBe('www.example.com');
+    expect(readName(buf, 0)).toBe('example.com');
+    expect(readName(Buffer.from([0]), 0)).toBe('');
+  });
+
+  test('bytes that need escapes: a dot inside a label, a backslash, a space, a byte above 0x7e', () => {
+    expect(readName(wire(3, 'a.b', 1, 'c', 0), 0)).toBe('a\\.b.c');
+    expect(readName(wire(2, 'a\\', 0), 0)).toBe('a\\\\');
+    expect(readName(wire(3, 'a b', 0), 0)).toBe('a\\032b');
+    expect(readName(wire(2, 'A\u00e9', 0), 0)).toBe('a\\233');
+    // A plain first label, then one needing escapes behind a pointer: the whole name is right.
+    const buf = wire(3, 'x y', 0, 2, 'Ok', 0xc0, 0);
+    expect(readName(buf, 5)).toBe('ok.x\\032y');
+  });
+
+  test('malformed: a pointer forward or to itself, a label past the end, more than 254 octets', () => {
+    expect(readName(Buffer.from([0xc0, 0]), 0)).toBeNull();
+    expect(readName(Buffer.from([0xc0, 2, 0]), 0)).toBeNull();
+    expect(readName(Buffer.from([5, 0x61, 0x62]), 0)).toBeNull();
+    const long = Buffer.concat([...Array(5)].map(() => wire(50, 'x'.repeat(50))).concat([Buffer.from([0])])); // 255 octets of labels
+    expect(readName(long, 0)).toBeNull();
+    const ok = Buffer.concat([...Array(4)].map(() => wire(62, 'x'.repeat(62))).concat([wire(1, 'y', 0)])); // 252 + 2 = 254
+    expect(readName(ok, 0)).toBe([...Array(4)].map(() => 'x'.repeat(62)).concat(['y']).join('.'));
   });
 });

@@ -62,6 +62,18 @@ describe('RDATA decompression', () => {
     expect(decompressRdata(Buffer.from([0, 5, 3, 0x61]), Type.MX, 0, 4)).toBeNull();
     expect(decompressRdata(Buffer.from([1, 0x61, 0, 9]), Type.CNAME, 0, 4)).toBeNull(); // trailing byte
     expect(decompressRdata(Buffer.from([1, 2, 3]), 999, 0, 3)).toEqual(Buffer.from([1, 2, 3]));
+    expect(decompressRdata(Buffer.from([3, 0x61, 0x62, 0x63, 0]), Type.CNAME, 0, 3)).toBeNull(); // the name runs past RDLENGTH
+    expect(decompressRdata(Buffer.from([3, 0x61, 0x62, 0x63, 0]), Type.NS, 0, 5)).toEqual(encodeName('abc'));
+  });
+
+  test('opaque RDATA is copied out, short or long, at an offset', () => {
+    const big = Buffer.from(Array.from({ length: 300 }, (_, i) => i & 0xff));
+    for (const [off, len] of [[0, 4], [7, 16], [10, 32], [3, 33], [0, 300], [100, 200]]) {
+      const out = decompressRdata(big, Type.TXT, off, len)!;
+      expect(out).toEqual(big.subarray(off, off + len));
+      out[0] ^= 0xff; // a copy, not a view
+      expect(big[off]).toBe(off & 0xff);
+    }
   });
 });
 
