@@ -1,7 +1,8 @@
 // The answer cache: canonical upstream answers keyed by question, bounded in entries
-// and in bytes (lru-cache), each living as long as its smallest TTL.
-import { LRUCache } from 'lru-cache';
+// and in bytes (an LRU, src/cache/lru.ts, with the bytes counted here), each living as
+// long as its smallest TTL.
 import { Answer, remainingTtl } from '../dns/answer';
+import { Lru } from './lru';
 
 export interface AnswerCacheOptions {
   readonly maxEntries: number;
@@ -11,15 +12,18 @@ export interface AnswerCacheOptions {
 /** Bytes an entry costs beyond its wire bytes: the object, typed arrays, key and LRU slots. */
 const ENTRY_OVERHEAD = 200;
 
+function sizeOf(a: Answer, key: string): number {
+  return a.wire.length + a.ttlOffsets.length * 6 + key.length + ENTRY_OVERHEAD;
+}
+
 export class AnswerCache {
-  private readonly lru: LRUCache<string, Answer>;
+  private readonly lru: Lru<string, Answer>;
+  private readonly maxBytes: number;
+  private used = 0;
 
   constructor(opts: AnswerCacheOptions) {
-    this.lru = new LRUCache<string, Answer>({
-      max: opts.maxEntries,
-      maxSize: opts.maxBytes,
-      sizeCalculation: (a, key) => a.wire.length + a.ttlOffsets.length * 6 + key.length + ENTRY_OVERHEAD,
-    });
+    this.maxBytes = opts.maxBytes;
+    this.lru = new Lru<string, Answer>(opts.maxEntries, (a, key) => { this.used -= sizeOf(a, key); });
   }
 
   /** The live answer for `key` at `now` (Date.now()), or undefined. Expired entries are dropped. */
@@ -27,25 +31,38 @@ export class AnswerCache {
     const a = this.lru.get(key);
     if (a === undefined) return undefined;
     if (remainingTtl(a, now) <= 0) {
-      this.lru.delete(key);
+      this.delete(key);
       return undefined;
     }
     return a;
   }
 
-  /** Stores an answer if it may be reused (lifetime > 0). Returns whether it was stored. */
+  /**
+   * Stores an answer if it may be reused (lifetime > 0) and fits the byte budget at all;
+   * the least recently used answers make room. Returns whether it was stored (one that
+   * does not fit also drops what was cached under its key).
+   */
   set(key: string, answer: Answer): boolean {
     if (answer.lifetime <= 0) return false;
-    this.lru.set(key, answer);
-    return this.lru.has(key); // too big for maxBytes: lru-cache refuses it
+    const size = sizeOf(answer, key);
+    this.delete(key);
+    if (size > this.maxBytes) return false;
+    this.lru.set(key, answer); // may evict the oldest for the entry bound (onEvict counts it)
+    this.used += size;
+    while (this.used > this.maxBytes && this.lru.evictOldest());
+    return true;
   }
 
   delete(key: string): void {
+    const old = this.lru.peek(key);
+    if (old === undefined) return;
     this.lru.delete(key);
+    this.used -= sizeOf(old, key);
   }
 
   clear(): void {
     this.lru.clear();
+    this.used = 0;
   }
 
   get size(): number {
@@ -53,6 +70,6 @@ export class AnswerCache {
   }
 
   get bytes(): number {
-    return this.lru.calculatedSize;
+    return this.used;
   }
 }

@@ -1,12 +1,14 @@
-// A bounded map that evicts the least recently used entry: the recursor's record cache and
-// server table, which one client query probes a few dozen times on the cold path.
+// A bounded map that evicts the least recently used entry: the answer cache, and the
+// recursor's record cache and server table, which one client query probes a few dozen
+// times on the cold path.
 //
-// Why not lru-cache, which the answer cache uses: its get() takes an options object
+// Why not lru-cache: its get() takes an options object
 // (allocated per call when not given) and checks a diagnostics channel. In a loop of
 // cache-shaped work (bench/micro/lru.js) it took 50-134 ns per operation where this took
 // 33-53 ns, and in a CPU profile of the recursor's cold rounds its get was 4-5% of the
 // time. This does only what those callers need: get (marks the entry used), peek, set,
-// delete, clear, and a hook called for each entry evicted by the bound.
+// delete, clear, evicting the oldest on demand (the answer cache's byte bound), and a hook
+// called for each entry evicted.
 //
 // Entries live in slots: parallel arrays of key, value and the previous/next slot in
 // recency order (typed arrays, grown by doubling up to the bound), with a Map from key to
@@ -101,6 +103,17 @@ export class Lru<K, V> {
     this.keys[i] = undefined;
     this.values[i] = undefined;
     this.free.push(i);
+    return true;
+  }
+
+  /** Evicts the least recently used entry (onEvict is called); whether there was one. */
+  evictOldest(): boolean {
+    const i = this.head;
+    if (i === NONE) return false;
+    const key = this.keys[i] as K;
+    const value = this.values[i] as V;
+    this.delete(key);
+    this.onEvict?.(value, key);
     return true;
   }
 

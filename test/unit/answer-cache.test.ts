@@ -45,4 +45,30 @@ describe('AnswerCache', () => {
     expect(c.size).toBeGreaterThan(5);
     expect(c.set('huge', answer('huge.example', 60, now, 5000))).toBe(false);
   });
+
+  it('counts bytes exactly through replacement, deletion, expiry and eviction', () => {
+    const c = new AnswerCache({ maxEntries: 4, maxBytes: 1 << 20 });
+    const now = Date.now();
+    const size = (key: string, a: ReturnType<typeof answer>) => a.wire.length + a.ttlOffsets.length * 6 + key.length + 200;
+    const a1 = answer('a.example', 60, now);
+    const a2 = answer('a.example', 60, now, 300);
+    c.set('a', a1);
+    expect(c.bytes).toBe(size('a', a1));
+    c.set('a', a2); // replaced: counted once, at its new size
+    expect(c.bytes).toBe(size('a', a2));
+    const others = ['b', 'c', 'd', 'e'].map((k) => [k, answer(`${k}.example`, 60, now)] as const);
+    for (const [k, a] of others) c.set(k, a); // 'a' is evicted by the entry bound
+    expect(c.size).toBe(4);
+    expect(c.bytes).toBe(others.reduce((n, [k, a]) => n + size(k, a), 0));
+    c.delete('b');
+    expect(c.get('c', now + 61_000)).toBeUndefined(); // expired: dropped
+    expect(c.bytes).toBe(size('d', others[2][1]) + size('e', others[3][1]));
+    // One that cannot fit at all also drops what its key held.
+    const small = new AnswerCache({ maxEntries: 4, maxBytes: 600 });
+    small.set('k', answer('k.example', 60, now));
+    expect(small.set('k', answer('k.example', 60, now, 1000))).toBe(false);
+    expect([small.size, small.bytes]).toEqual([0, 0]);
+    c.clear();
+    expect([c.size, c.bytes]).toEqual([0, 0]);
+  });
 });

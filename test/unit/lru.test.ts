@@ -83,8 +83,12 @@ describe('Lru', () => {
         same(step, `get(${k})`, l.get(k), m.get(k, true));
       } else if (op < 0.85) {
         same(step, `peek(${k})`, l.peek(k), m.get(k, false));
-      } else if (op < 0.995) {
+      } else if (op < 0.98) {
         same(step, `delete(${k})`, l.delete(k), m.delete(k));
+      } else if (op < 0.995) {
+        const had = m.items.length > 0;
+        if (had) m.evicted.push(m.items.shift() as [number, string]);
+        same(step, 'evictOldest()', l.evictOldest(), had);
       } else {
         l.clear(); m.items = [];
       }
