@@ -23,7 +23,7 @@
 import { Lru } from '../cache/lru';
 import type { TtlPolicy } from '../dns/answer';
 import { Type } from '../dns/constants';
-import { Rr, ipText, isSubdomain, parentName, rdataName, soaMinimum } from './wire';
+import { Rr, ipText, isServerAddress, isSubdomain, parentName, rdataName, soaMinimum } from './wire';
 
 /** Credibility of data (RFC 2181 §5.4.1), higher is better. */
 export const enum Rank {
@@ -226,14 +226,17 @@ export class RecordCache {
     return e.memo;
   }
 
-  /** The addresses (text) of the cached, unexpired A or AAAA RRset of `name`: formatted once per cached RRset. */
+  /**
+   * The addresses (text) of the cached, unexpired A or AAAA RRset of `name` that may be a
+   * server (isServerAddress): formatted once per cached RRset. For NS names, not answers.
+   */
   addresses(name: string, type: typeof Type.A | typeof Type.AAAA, now: number): readonly string[] | undefined {
     const e = this.peekEntry(name, type, now, Rank.Additional);
     if (!e) return undefined;
     if (e.memo === null) {
       const size = type === Type.A ? 4 : 16;
       const out: string[] = [];
-      for (const r of e.records) if (r.rdata.length === size) out.push(ipText(r.rdata));
+      for (const r of e.records) if (r.rdata.length === size && isServerAddress(r.rdata)) out.push(ipText(r.rdata));
       e.memo = out;
     }
     return e.memo;

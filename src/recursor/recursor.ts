@@ -30,7 +30,7 @@ import { ExchangeError, ExchangeResult, ExchangeSink } from '../upstream/transpo
 import { Rank, RecordCache } from './cache';
 import { AuthQuery, authQuery, tcpQuery, udpQuery } from './exchange';
 import { ServerTable } from './servers';
-import { Rr, answerFromRecords, ipText, isSubdomain, labelCount, parentName, rdataName, sectionsOf, suffix } from './wire';
+import { Rr, answerFromRecords, ipText, isServerAddress, isSubdomain, labelCount, parentName, rdataName, sectionsOf, suffix } from './wire';
 
 export { ipText };
 
@@ -661,10 +661,10 @@ export class Recursor {
       return null;
     };
     const a = await this.lookup(child, nsName, Type.A).catch(failed);
-    for (const r of a?.answer ?? []) if (r.type === Type.A) out.push(ipText(r.rdata));
+    for (const r of a?.answer ?? []) if (r.type === Type.A && isServerAddress(r.rdata)) out.push(ipText(r.rdata));
     if (out.length === 0 && this.ipv6) {
       const aaaa = await this.lookup(child, nsName, Type.AAAA).catch(failed);
-      for (const r of aaaa?.answer ?? []) if (r.type === Type.AAAA) out.push(ipText(r.rdata));
+      for (const r of aaaa?.answer ?? []) if (r.type === Type.AAAA && isServerAddress(r.rdata)) out.push(ipText(r.rdata));
     }
     if (out.length === 0) {
       if (unreachable) note.unreachable = true; else note.other = true;

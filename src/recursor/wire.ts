@@ -306,6 +306,30 @@ export function suffix(name: string, n: number): string {
   return l.slice(Math.max(0, l.length - n)).join('.');
 }
 
+/**
+ * Whether an A or AAAA RDATA may be a server the recursor sends queries to: not
+ * "this network" (0.0.0.0/8) or unspecified (::), not multicast (224.0.0.0/4, ff00::/8),
+ * not reserved or the limited broadcast (240.0.0.0/4); IPv4-mapped IPv6 judged as its
+ * IPv4 address. Glue or an NS name's address like that is never a DNS server, and
+ * following it would have the resolver send packets to a broadcast or multicast group of
+ * the school's network at the word of whoever runs a zone. Loopback and private addresses
+ * stay usable (internal zones, labs, tests).
+ */
+export function isServerAddress(rdata: Uint8Array): boolean {
+  if (rdata.length === 4) return isServerIPv4(rdata[0]);
+  if (rdata.length !== 16) return false;
+  if (rdata[0] === 0xff) return false;
+  let zeros = 0;
+  while (zeros < 16 && rdata[zeros] === 0) zeros++;
+  if (zeros === 16) return false;
+  if (zeros >= 10 && rdata[10] === 0xff && rdata[11] === 0xff) return isServerIPv4(rdata[12]);
+  return true;
+}
+
+function isServerIPv4(first: number): boolean {
+  return first !== 0 && first < 224;
+}
+
 /** An A or AAAA RDATA as an address literal, as Node reports peers (RFC 5952 for IPv6). */
 export function ipText(rdata: Buffer): string {
   return addressText(rdata);

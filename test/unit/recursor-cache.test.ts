@@ -7,7 +7,7 @@ import { Rank, RecordCache } from '../../src/recursor/cache';
 import { answersQuery, authQuery, buildAuthQuery } from '../../src/recursor/exchange';
 import { groupRrsets, ipText } from '../../src/recursor/recursor';
 import { ServerTable } from '../../src/recursor/servers';
-import { Rr, answerFromRecords, decompressRdata, encodeResponse, isSubdomain, labelsOf, parentName, sectionsOf, suffix } from '../../src/recursor/wire';
+import { Rr, answerFromRecords, decompressRdata, encodeResponse, isServerAddress, isSubdomain, labelsOf, parentName, sectionsOf, suffix } from '../../src/recursor/wire';
 import { decode } from '../helpers/packets';
 
 const policy = { minTtl: 0, maxTtl: 3600, maxNegativeTtl: 900 };
@@ -92,6 +92,38 @@ describe('encoder', () => {
     const neg = encodeResponse(q, 3, [], [soa('example.com', 300, 30)]);
     const n = answerFromMessage(neg, scanMessage(neg), policy, 0);
     expect([n.negative, n.lifetime, n.rcode]).toEqual([true, 30, 3]);
+  });
+});
+
+describe('isServerAddress', () => {
+  const bytes = (ip: string): Buffer => {
+    if (!ip.includes(':')) return Buffer.from(ip.split('.').map(Number));
+    // Expand "::" and an embedded IPv4 tail, then 8 groups of 16 bits.
+    let [head, tail] = ip.split('::') as [string, string | undefined];
+    const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(ip);
+    const toGroups = (x: string | undefined): string[] => (x ? x.split(':') : []);
+    if (v4) {
+      const [a, b, c, d] = v4[1].split('.').map(Number);
+      const g = [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
+      if (tail !== undefined) tail = tail.replace(v4[1], g.join(':')); else head = head.replace(v4[1], g.join(':'));
+    }
+    const h = toGroups(head);
+    const t = toGroups(tail);
+    const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+    const out = Buffer.alloc(16);
+    groups.forEach((x, i) => out.writeUInt16BE(parseInt(x, 16), i * 2));
+    return out;
+  };
+  test.each([
+    ['192.0.2.1', true], ['127.0.0.1', true], ['10.1.2.3', true], ['223.255.255.255', true],
+    ['0.0.0.0', false], ['0.1.2.3', false], ['224.0.0.1', false], ['239.255.255.250', false], ['240.0.0.1', false], ['255.255.255.255', false],
+    ['::1', true], ['2001:db8::1', true], ['fe80::1', true], ['::ffff:192.0.2.1', true],
+    ['::', false], ['ff02::1', false], ['ff05::1:3', false], ['::ffff:255.255.255.255', false], ['::ffff:0.0.0.0', false], ['::ffff:224.0.0.251', false],
+  ])('%s: %s', (ip, ok) => {
+    expect(isServerAddress(bytes(ip))).toBe(ok);
+  });
+  test('RDATA of another length is no address', () => {
+    expect(isServerAddress(Buffer.from([192, 0, 2, 1, 0]))).toBe(false);
   });
 });
 
