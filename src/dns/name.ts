@@ -38,17 +38,16 @@ export function skipName(buf: Uint8Array, off: number, end: number, onPointer?: 
  * Returns null if the name is malformed.
  */
 export function readName(buf: Uint8Array, off: number, end: number = buf.length): string | null {
-  // The usual name (letters, digits, hyphens...: printable ASCII but . and \) is lowercased
-  // into a scratch buffer and made a string once, instead of one string per character
-  // appended; anything needing an escape is read again by the general path.
-  const start = off;
+  // The text is written as bytes into a scratch buffer and made a string once, instead of
+  // one string per character appended (escapes are ASCII too).
   let n = 0;
   let hops = 0;
   let wireLen = 0;
+  const out = nameScratch;
   for (;;) {
     if (off >= end) return null;
     const len = buf[off];
-    if (len === 0) return n === 0 ? '' : nameScratch.toString('latin1', 0, n);
+    if (len === 0) return n === 0 ? '' : out.toString('latin1', 0, n);
     const kind = len & 0xc0;
     if (kind === 0xc0) {
       if (off + 1 >= end || ++hops > MAX_POINTER_HOPS) return null;
@@ -60,51 +59,28 @@ export function readName(buf: Uint8Array, off: number, end: number = buf.length)
     if (kind !== 0 || off + 1 + len > end) return null;
     wireLen += len + 1;
     if (wireLen > MAX_NAME_WIRE - 1) return null;
-    if (n > 0) nameScratch[n++] = 0x2e;
+    if (n > 0) out[n++] = 0x2e;
     for (let i = off + 1; i <= off + len; i++) {
       let c = buf[i];
-      if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) return readEscapedName(buf, start, end);
       if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-      nameScratch[n++] = c;
+      if (c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c) {
+        out[n++] = c;
+      } else if (c === 0x2e || c === 0x5c) {
+        out[n++] = 0x5c;
+        out[n++] = c;
+      } else { // \DDD
+        out[n++] = 0x5c;
+        out[n++] = 0x30 + ((c / 100) | 0);
+        out[n++] = 0x30 + (((c / 10) | 0) % 10);
+        out[n++] = 0x30 + (c % 10);
+      }
     }
     off += len + 1;
   }
 }
 
-/** readName's scratch: a name without escapes is at most 253 characters. */
-const nameScratch = Buffer.allocUnsafeSlow(256);
-
-/** readName for a name with bytes that need escapes: the same result, built a character at a time. */
-function readEscapedName(buf: Uint8Array, off: number, end: number): string | null {
-  let out = '';
-  let hops = 0;
-  let wireLen = 0;
-  for (;;) {
-    if (off >= end) return null;
-    const len = buf[off];
-    if (len === 0) return out;
-    const kind = len & 0xc0;
-    if (kind === 0xc0) {
-      if (off + 1 >= end || ++hops > MAX_POINTER_HOPS) return null;
-      const target = ((len & 0x3f) << 8) | buf[off + 1];
-      if (target >= off) return null;
-      off = target;
-      continue;
-    }
-    if (kind !== 0 || off + 1 + len > end) return null;
-    wireLen += len + 1;
-    if (wireLen > MAX_NAME_WIRE - 1) return null;
-    if (out.length > 0) out += '.';
-    for (let i = off + 1; i <= off + len; i++) {
-      let c = buf[i];
-      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-      if (c === 0x2e || c === 0x5c) out += '\\' + String.fromCharCode(c);
-      else if (c > 0x20 && c < 0x7f) out += String.fromCharCode(c);
-      else out += '\\' + String(c).padStart(3, '0');
-    }
-    off += len + 1;
-  }
-}
+/** readName's scratch: 254 octets of labels, each written as at most 4 characters (\DDD). */
+const nameScratch = Buffer.allocUnsafeSlow(1024);
 
 /**
  * Encodes a presentation-format name ("www.example.com", trailing dot optional, "." or ""
