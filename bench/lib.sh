@@ -49,6 +49,43 @@ bench_tmp() {
   trap 'exit 143' TERM
 }
 
+# wait_idle: waits up to $IDLE_WAIT seconds (default 20) for other processes to leave the
+# machine idle (10% busy or less; the servers a script started are idle between runs), and
+# sets BUSY to how busy it last was; warns when it never went idle.
+wait_idle() {
+  local waited=0 limit=${IDLE_WAIT:-20}
+  BUSY=$(cpu_busy_pct)
+  while awk -v b="$BUSY" 'BEGIN { exit !(b > 10) }' && (( waited < limit )); do
+    (( waited == 0 )) && log "machine ${BUSY}% busy with other processes; waiting up to ${limit}s for it to go idle"
+    BUSY=$(cpu_busy_pct)
+    waited=$(( waited + 1 ))
+  done
+  if awk -v b="$BUSY" 'BEGIN { exit !(b > 10) }'; then
+    log "warning: machine ${BUSY}% busy before this run (other processes): figures will be low and noisy"
+  fi
+}
+
+# setup_pinning: with PIN=1 (the default), taskset and at least 2 CPUs, the command
+# prefixes PIN_SERVER (CPU $SERVER_CPU, default 1), PIN_LOAD (CPU $LOAD_CPU, default 0) and
+# PIN_UPSTREAM (CPU $UPSTREAM_CPU, default the load CPU); otherwise PIN=0 and empty ones.
+setup_pinning() {
+  PIN=${PIN:-1}
+  if [[ $PIN == 1 ]]; then
+    if ! command -v taskset >/dev/null; then
+      log "taskset not found (apt-get install -y util-linux): running unpinned"; PIN=0
+    elif (( $(nproc) < 2 )); then
+      log "fewer than 2 CPUs: running unpinned"; PIN=0
+    fi
+  fi
+  if [[ $PIN == 1 ]]; then
+    PIN_SERVER=(taskset -c "${SERVER_CPU:-1}")
+    PIN_LOAD=(taskset -c "${LOAD_CPU:-0}")
+    PIN_UPSTREAM=(taskset -c "${UPSTREAM_CPU:-${LOAD_CPU:-0}}")
+  else
+    PIN_SERVER=() PIN_LOAD=() PIN_UPSTREAM=()
+  fi
+}
+
 # How busy the whole machine is over one second, in % of all CPUs.
 cpu_busy_pct() {
   local a b

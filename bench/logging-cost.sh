@@ -68,13 +68,8 @@ command -v ss >/dev/null || missing+=("ss (apt-get install -y iproute2)")
 for v in $VARIANTS; do [[ $v == off || $v == on || $v == on-all ]] || die "unknown variant '$v' (off, on, on-all)"; done
 for w in $WORKLOADS; do [[ $w == cached || $w == blocked || $w == blocked-unique ]] || die "unknown workload '$w' (cached, blocked, blocked-unique)"; done
 
-if [[ $PIN == 1 ]] && command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
-  PIN_SERVER=(taskset -c 1) PIN_LOAD=(taskset -c 0)
-  PINNING="pinned: school-dns on CPU 1; dnsperf and NSD on CPU 0"
-else
-  PIN_SERVER=() PIN_LOAD=()
-  PINNING="not pinned"
-fi
+setup_pinning
+if [[ $PIN == 1 ]]; then PINNING="pinned: school-dns on CPU 1; dnsperf and NSD on CPU 0"; else PINNING="not pinned"; fi
 
 bench_tmp logging-cost
 RUNS="$TMP/runs"
@@ -177,7 +172,7 @@ DNSPERF_FLAGS=(-c "$CLIENTS" -T 1 -q "$OUTSTANDING" -t "$TIMEOUT")
 
 # one VARIANT WORKLOAD REPEAT
 one() {
-  local v=$1 w=$2 rep=$3 pid raw="$TMP/raw-$1-$2-$3.txt" bg waited=0 pre=() extra
+  local v=$1 w=$2 rep=$3 pid raw="$TMP/raw-$1-$2-$3.txt" bg pre=() extra
   local w0 d0 f0 w1 d1 f1 h0 m0 h1 m1 t0 t1
   [[ $v == off ]] && pre=(-r "$BENCH/logging-cost-nometrics.js")
   rm -rf "$TMP/school/state-$v"
@@ -188,12 +183,8 @@ one() {
   local warmfile="$TMP/$w.txt"
   [[ $w == blocked-unique ]] && warmfile="$TMP/blocked.txt"
   "${PIN_LOAD[@]}" dnsperf -s "$HOST" -p "$SCHOOL_PORT" -d "$warmfile" -n 3 -c "$CLIENTS" -T 1 -q 20 -t "$TIMEOUT" >/dev/null 2>&1 || true
-  bg=$(cpu_busy_pct)
-  while awk -v b="$bg" 'BEGIN { exit !(b > 10) }' && (( waited < IDLE_WAIT )); do
-    (( waited == 0 )) && log "machine ${bg}% busy with other processes; waiting up to ${IDLE_WAIT}s"
-    bg=$(cpu_busy_pct); waited=$(( waited + 1 ))
-  done
-  awk -v b="$bg" 'BEGIN { exit !(b > 10) }' && log "warning: machine ${bg}% busy before this run: figures will be low and noisy"
+  wait_idle
+  bg=$BUSY
   w0=$(metric school_dns_querylog_records_total 'result="written"'); d0=$(metric school_dns_querylog_records_total 'result="dropped"')
   h0=$(metric school_dns_cache_requests_total 'result="hit"'); m0=$(metric school_dns_cache_requests_total 'result="miss"')
   log "measuring $v, $w workload, run $rep/$REPEAT, ${DURATION}s"

@@ -109,16 +109,10 @@ fi
 command -v ss >/dev/null || missing+=("ss (apt-get install -y iproute2)")
 ((${#missing[@]} == 0)) || die "missing tools: ${missing[*]}"
 
+setup_pinning
 if [[ $PIN == 1 ]]; then
-  if ! command -v taskset >/dev/null; then log "taskset not found: running unpinned"; PIN=0
-  elif (( $(nproc) < 2 )); then log "fewer than 2 CPUs: running unpinned"; PIN=0; fi
-fi
-if [[ $PIN == 1 ]]; then
-  PIN_SERVER=(taskset -c "$SERVER_CPU")
-  PIN_LOAD=(taskset -c "$LOAD_CPU")
   PINNING="pinned: resolver under test on CPU $SERVER_CPU; dnsperf and every NSD on CPU $LOAD_CPU"
 else
-  PIN_SERVER=() PIN_LOAD=()
   PINNING="not pinned"
 fi
 
@@ -134,19 +128,6 @@ port_free() {
     | awk '{ print $4 }' | grep -qE "^($addr|0\.0\.0\.0|\*|\[::\]):$port\$"
 }
 
-
-wait_idle() { # sets BUSY: the machine's load from other processes right before a run
-  local waited=0
-  BUSY=$(cpu_busy_pct)
-  while awk -v b="$BUSY" 'BEGIN { exit !(b > 10) }' && (( waited < IDLE_WAIT )); do
-    (( waited == 0 )) && log "machine ${BUSY}% busy with other processes; waiting up to ${IDLE_WAIT}s for it to go idle"
-    BUSY=$(cpu_busy_pct)
-    waited=$(( waited + 1 ))
-  done
-  if awk -v b="$BUSY" 'BEGIN { exit !(b > 10) }'; then
-    log "warning: machine ${BUSY}% busy before this run (other processes): figures will be noisy"
-  fi
-}
 
 CLK_TCK=$(getconf CLK_TCK)
 proc_ticks() { # CPU clock ticks (user+system) used so far by PID

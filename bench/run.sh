@@ -97,22 +97,10 @@ if ((${#missing[@]})); then
   die "missing tools: ${missing[*]}"
 fi
 
+setup_pinning
 if [[ $PIN == 1 ]]; then
-  if ! command -v taskset >/dev/null; then
-    log "taskset not found (apt-get install -y util-linux): running unpinned"
-    PIN=0
-  elif (( $(nproc) < 2 )); then
-    log "fewer than 2 CPUs: running unpinned"
-    PIN=0
-  fi
-fi
-if [[ $PIN == 1 ]]; then
-  PIN_SERVER=(taskset -c "$SERVER_CPU")
-  PIN_LOAD=(taskset -c "$LOAD_CPU")
-  PIN_UPSTREAM=(taskset -c "$UPSTREAM_CPU")
   PINNING="pinned: server under test on CPU $SERVER_CPU, dnsperf on CPU $LOAD_CPU, upstream (when serving a resolver) on CPU $UPSTREAM_CPU"
 else
-  PIN_SERVER=() PIN_LOAD=() PIN_UPSTREAM=()
   PINNING="not pinned"
 fi
 
@@ -231,17 +219,8 @@ measure() {
   local raw="$TMP/raw-$1-$2-$4.txt" base="$RUNS/$1--$2--r$4" h0 m0 h1 m1
   local t0 t1 w0 w1 s0 s1 l0 l1 c0 c1 srv_cpu srv_core load_core score lcore
   if [[ $PIN == 1 ]]; then score=$SERVER_CPU lcore=$LOAD_CPU; else score="" lcore=""; fi
-  # Wait (up to BENCH_IDLE_WAIT seconds) for other processes to leave the machine idle.
-  local waited=0
-  bg=$(cpu_busy_pct)
-  while awk -v b="$bg" 'BEGIN { exit !(b > 10) }' && (( waited < IDLE_WAIT )); do
-    (( waited == 0 )) && log "machine ${bg}% busy with other processes; waiting up to ${IDLE_WAIT}s for it to go idle"
-    bg=$(cpu_busy_pct)
-    waited=$(( waited + 1 ))
-  done
-  if awk -v b="$bg" 'BEGIN { exit !(b > 10) }'; then
-    log "warning: machine ${bg}% busy before this run (other processes): figures will be low and noisy"
-  fi
+  wait_idle
+  bg=$BUSY
   log "measuring $server, $workload workload, run $rep/$REPEAT, ${DURATION}s"
   c0=$(cache_counts "$server")
   t0=$(tree_ticks "$pid"); s0=$(core_ticks "$score"); l0=$(core_ticks "$lcore"); w0=$(date +%s%N)
