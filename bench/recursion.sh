@@ -398,6 +398,13 @@ one_run() {
   RUN_DIR[$name]=$dir
 }
 
+# turn_order N: ORDER, the resolvers in RES_LIST's order for an odd N, reversed for an even one.
+turn_order() {
+  local i
+  ORDER=()
+  if (( $1 % 2 == 1 )); then ORDER=("${RES_LIST[@]}"); else for (( i = ${#RES_LIST[@]} - 1; i >= 0; i-- )); do ORDER+=("${RES_LIST[$i]}"); done; fi
+}
+
 # flushed_rounds OUTSTANDING: cold again, in processes that have run. Every resolver of
 # this repeat is still up; each round empties every cache of one (school-dns: POST
 # /cache/flush; Unbound: unbound-control flush_zone . and flush_infra all) and sends it the
@@ -412,10 +419,10 @@ one_run() {
 # later ones are what a resolver that has been up for a while does when its cache has
 # emptied.
 flushed_rounds() {
-  local q=$1 round name order=() i
+  local q=$1 round name
   for (( round = 1; round <= RECOLD_ROUNDS; round++ )); do
-    if (( round % 2 == 1 )); then order=("${RES_LIST[@]}"); else order=(); for (( i = ${#RES_LIST[@]} - 1; i >= 0; i-- )); do order+=("${RES_LIST[$i]}"); done; fi
-    for name in "${order[@]}"; do
+    turn_order "$round"
+    for name in "${ORDER[@]}"; do
       [[ -n ${RUN_PID[$name]:-} ]] || continue
       flushed_round "$name" "$q" "$round" || RUN_PID[$name]=""
     done
@@ -518,7 +525,8 @@ for q in $OUTSTANDING_LIST; do
   for rep in $(seq "$REPEAT"); do
     # Alternate the order between rounds, so a drift in machine load does not always
     # favour the same resolver.
-    if (( rep % 2 == 1 )); then order=("${RES_LIST[@]}"); else order=(); for (( i = ${#RES_LIST[@]} - 1; i >= 0; i-- )); do order+=("${RES_LIST[$i]}"); done; fi
+    turn_order "$rep"
+    order=("${ORDER[@]}") # flushed_rounds takes its own turns
     for name in "${order[@]}"; do one_run "$name" "$q" "$rep"; done
     flushed_rounds "$q"
     for name in "${order[@]}"; do end_run "$name"; done

@@ -49,10 +49,6 @@ export class Lru<K, V> {
     return this.slots.size;
   }
 
-  has(key: K): boolean {
-    return this.slots.has(key);
-  }
-
   /** The value for `key`, marking it most recently used. */
   get(key: K): V | undefined {
     const i = this.slots.get(key);

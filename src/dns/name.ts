@@ -146,6 +146,17 @@ export function writePlainName(name: string, out: Uint8Array, at: number): numbe
   return o;
 }
 
+/** The wire length of a name (encodeName's length, without making the buffer for a plain name). */
+export function nameWireLength(name: string): number {
+  const plain = plainNameWireLength(name);
+  return plain > 0 ? plain : encodeName(name).length;
+}
+
+/** Writes a name's wire form at out[at] (room for nameWireLength(name) octets); returns the offset after it. */
+export function writeName(name: string, out: Buffer, at: number): number {
+  return plainNameWireLength(name) > 0 ? writePlainName(name, out, at) : at + encodeName(name).copy(out, at);
+}
+
 /** encodeName's general path: escapes, and every error. */
 function encodeEscapedName(name: string): Buffer {
   const labels: number[][] = [];

@@ -24,7 +24,7 @@ import { Lru } from '../cache/lru';
 import { Answer, TtlPolicy } from '../dns/answer';
 import { Class, Flag, HEADER_SIZE, Rcode, Type } from '../dns/constants';
 import { MessageError } from '../dns/message';
-import { encodeName, foldAsciiInPlace, plainNameWireLength, readName, skipName, writePlainName } from '../dns/name';
+import { encodeName, foldAsciiInPlace, nameWireLength, readName, skipName, writeName } from '../dns/name';
 import type { ForwardRequest } from '../upstream/forwarder';
 import { ExchangeError, ExchangeResult, ExchangeSink } from '../upstream/transport';
 import { Rank, RecordCache } from './cache';
@@ -831,17 +831,9 @@ export class Recursor {
 
   /** The question section for a name, its letters' case randomised under 0x20. */
   private questionFor(name: string, type: number): Buffer {
-    let out: Buffer;
-    let n = plainNameWireLength(name);
-    if (n > 0) {
-      out = Buffer.allocUnsafe(n + 4);
-      writePlainName(name, out, 0);
-    } else {
-      const wire = encodeName(name);
-      n = wire.length;
-      out = Buffer.allocUnsafe(n + 4);
-      wire.copy(out, 0);
-    }
+    const n = nameWireLength(name);
+    const out = Buffer.allocUnsafe(n + 4);
+    writeName(name, out, 0);
     if (this.x20) {
       const bits = randomBytes(n);
       for (let i = 0; i < n; i++) {

@@ -5,7 +5,7 @@ import type { Answer, TtlPolicy } from '../dns/answer';
 import { Class, Flag, HEADER_SIZE, Rcode, Type } from '../dns/constants';
 import { ScannedMessage, Section } from '../dns/message';
 import { addressText } from '../dns/ip-text';
-import { encodeName, flattenName, foldAsciiInPlace, plainNameWireLength, readName, writePlainName } from '../dns/name';
+import { flattenName, foldAsciiInPlace, nameWireLength, readName, skipName, writeName } from '../dns/name';
 
 export interface Rr {
   /** Owner, lowercase presentation format without the trailing dot ("" for the root). */
@@ -54,7 +54,7 @@ function expandRdata(buf: Uint8Array, type: number, off: number, len: number): B
   if (type === Type.NS || type === Type.CNAME || type === Type.PTR || type === Type.DNAME) {
     // One name and nothing else (the usual case: referrals and aliases).
     const n = flattenName(buf, off, nameScratch, end);
-    if (n < 0 || afterName(buf, off) !== end) return null;
+    if (n < 0 || skipName(buf, off, end) !== end) return null;
     return copyOut(nameScratch, 0, n);
   }
   const parts: Uint8Array[] = [];
@@ -63,13 +63,8 @@ function expandRdata(buf: Uint8Array, type: number, off: number, len: number): B
     const n = flattenName(buf, at, nameScratch, end);
     if (n < 0) return false;
     parts.push(Buffer.from(nameScratch.subarray(0, n)));
-    // advance past the name as it sits in the message (labels, then 0 or a pointer)
-    for (;;) {
-      const l = buf[at];
-      if (l === 0) { at += 1; return true; }
-      if ((l & 0xc0) === 0xc0) { at += 2; return true; }
-      at += l + 1;
-    }
+    at = skipName(buf, at, end); // past the name as it sits in the message (flattenName has checked it)
+    return true;
   };
   const fixed = (n: number): boolean => {
     if (at + n > end) return false;
@@ -96,16 +91,6 @@ function expandRdata(buf: Uint8Array, type: number, off: number, len: number): B
   }
   if (!ok || at !== end) return null;
   return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
-}
-
-/** The offset after the (maybe compressed) name at buf[at], as it sits in the message: labels, then 0 or a pointer. */
-function afterName(buf: Uint8Array, at: number): number {
-  for (;;) {
-    const l = buf[at];
-    if (l === 0) return at + 1;
-    if ((l & 0xc0) === 0xc0) return at + 2;
-    at += l + 1;
-  }
 }
 
 /** The records of a scanned message by section, as the recursor believes them. */
@@ -231,13 +216,11 @@ function recordsSize(list: readonly Rr[]): number {
 }
 
 function recordSize(r: Rr): number {
-  const plain = plainNameWireLength(r.name);
-  return (plain > 0 ? plain : encodeName(r.name).length) + 10 + r.rdata.length;
+  return nameWireLength(r.name) + 10 + r.rdata.length;
 }
 
 function writeRr(out: Buffer, at: number, r: Rr): number {
-  // Owner names are encoded in place; one with escapes (rare) goes through encodeName.
-  at = plainNameWireLength(r.name) > 0 ? writePlainName(r.name, out, at) : at + encodeName(r.name).copy(out, at);
+  at = writeName(r.name, out, at);
   out.writeUInt16BE(r.type, at);
   out.writeUInt16BE(r.klass, at + 2);
   out.writeUInt32BE(Math.max(0, Math.floor(r.ttl)) >>> 0, at + 4);

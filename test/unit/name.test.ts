@@ -1,6 +1,6 @@
 // encodeName: its plain-name fast path must give the same bytes and the same errors as the
 // general path it skips (escapes and every error still go through the latter).
-import { encodeName, plainNameWireLength, readName, writePlainName } from '../../src/dns/name';
+import { encodeName, nameWireLength, plainNameWireLength, readName, writeName, writePlainName } from '../../src/dns/name';
 
 /** The wire form of an escape-free name, built label by label: the reference. */
 function reference(name: string): Buffer {
@@ -53,6 +53,15 @@ describe('encodeName', () => {
     expect(plainNameWireLength('a\\.b.c')).toBe(-1);
     expect(encodeName('a\\.b.c')).toEqual(Buffer.from([3, 0x61, 0x2e, 0x62, 1, 0x63, 0]));
     expect(encodeName('\\065b')).toEqual(Buffer.from([2, 0x41, 0x62, 0]));
+  });
+
+  test('nameWireLength and writeName: the same bytes as encodeName, plain or escaped', () => {
+    for (const name of ['www.example.com', 'a\\.b.c', '\\065b.vn', '']) {
+      const out = Buffer.alloc(nameWireLength(name) + 2, 0xee);
+      expect(writeName(name, out, 1)).toBe(1 + encodeName(name).length);
+      expect(out.subarray(1, out.length - 1)).toEqual(encodeName(name));
+      expect([out[0], out[out.length - 1]]).toEqual([0xee, 0xee]);
+    }
   });
 
   test('writePlainName writes in place at an offset and returns the end', () => {
